@@ -1,0 +1,76 @@
+"""Reading, normalizing and stamping the course's notebooks (nbformat only, no kernels)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from course_utils import course_info
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "source"
+RELEASE = ROOT / "release"
+
+# What `make stamp` rewrites from course_utils/course_info.py.
+PIP_LINE = re.compile(r'^COURSE_PIP = "[^"]*"', re.M)
+BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+                   r"\(https://colab\.research\.google\.com/github/[^)]*\)")
+
+
+def labs(root: Path = ROOT) -> list[str]:
+    """Lab ids, sorted: every ``source/<lab>/<lab>.ipynb``."""
+    return sorted(p.parent.name for p in (root / "source").glob("*/*.ipynb")
+                  if p.stem == p.parent.name)
+
+
+def source_notebook(lab: str, root: Path = ROOT) -> Path:
+    return root / "source" / lab / f"{lab}.ipynb"
+
+
+def normalized(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The committed form of a source notebook: no outputs, no execution counts, no run metadata.
+
+    Cell ids, tags and nbgrader metadata are kept; so are the kernelspec and language info.
+    """
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("collapsed", None)
+        cell.metadata.pop("scrolled", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    for key in ("papermill", "widgets", "colab", "accelerator"):
+        nb.metadata.pop(key, None)
+    return nb
+
+
+def dumps(nb: nbformat.NotebookNode) -> str:
+    """nbformat's own JSON layout (one line per source line), so diffs stay readable."""
+    return nbformat.writes(nb) + "\n"
+
+
+def stamped(nb: nbformat.NotebookNode, lab: str) -> nbformat.NotebookNode:
+    """Rewrite the setup cell's install line and the Colab badge from course_info."""
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = PIP_LINE.sub(f'COURSE_PIP = "{course_info.pip_spec()}"', cell.source)
+        else:
+            cell.source = BADGE.sub(course_info.colab_badge(lab), cell.source)
+    return nb
+
+
+def tidy_sources(root: Path = ROOT) -> list[Path]:
+    """Normalize and stamp every source notebook in place; return those that changed."""
+    changed = []
+    for lab in labs(root):
+        path = source_notebook(lab, root)
+        text = path.read_text()
+        new = dumps(stamped(normalized(nbformat.reads(text, as_version=4)), lab))
+        if new != text:
+            path.write_text(new)
+            changed.append(path)
+    return changed
