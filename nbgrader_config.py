@@ -5,10 +5,19 @@ instructor`` start them here). ``--CourseDirectory.root=...`` on the command lin
 another course folder (the demo class in build/, the tests' temporary classes).
 """
 import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:  # the course's own nbgrader plugins live in instructor/
+    sys.path.insert(0, HERE)
+
+from instructor.feedback_filters import HideHiddenTests  # noqa: E402
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
-c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = HERE
 c.CourseDirectory.course_id = "normalization-in-deep-learning"
 
 # Execution under autograde/validate. nbgrader sets NBGRADER_EXECUTION in the kernel's environment;
@@ -35,3 +44,6 @@ c.OverwriteCells.add_missing_cells = True
 # The stub that replaces every solution region in the student version.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback goes to students: strip hidden tests (and tracebacks quoting them) from it.
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]

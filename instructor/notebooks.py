@@ -63,9 +63,21 @@ def stamped(nb: nbformat.NotebookNode, lab: str) -> nbformat.NotebookNode:
     return nb
 
 
+def stamped_readme(text: str) -> str:
+    """README with every Colab badge pointing at the configured repository (lab taken from the link)."""
+    def badge(match):
+        lab = re.search(r"/release/([^/]+)/", match.group(0))
+        return course_info.colab_badge(lab.group(1)) if lab else match.group(0)
+    return BADGE.sub(badge, text)
+
+
 def tidy_sources(root: Path = ROOT) -> list[Path]:
-    """Normalize and stamp every source notebook in place; return those that changed."""
+    """Normalize and stamp every source notebook and the README in place; return what changed."""
     changed = []
+    readme = root / "README.md"
+    if readme.exists() and stamped_readme(readme.read_text()) != readme.read_text():
+        readme.write_text(stamped_readme(readme.read_text()))
+        changed.append(readme)
     for lab in labs(root):
         path = source_notebook(lab, root)
         text = path.read_text()

@@ -1,0 +1,59 @@
+# Normalization in Deep Learning — instructor pipeline and tests.
+# `make course` (main job) and `make test` build their own virtual environment in .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MODE ?= quick
+LABS ?=
+SUBMISSIONS ?=
+LAB ?=
+LABS_ARG := $(if $(LABS),--labs $(LABS))
+
+.DEFAULT_GOAL := help
+.PHONY: help venv course execute references release collect autograde feedback export tidy test clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed  ## create .venv with the pinned versions (requirements.txt)
+
+course: venv  ## MAIN JOB: execute solutions (MODE=quick|full), release, grade the demo class
+	$(PY) -m instructor course --mode $(MODE) $(LABS_ARG)
+
+execute: venv  ## run solution notebooks into build/executed/ (MODE=quick|full, LABS="pt01_batchnorm ...")
+	$(PY) -m instructor execute --mode $(MODE) $(LABS_ARG)
+
+references: venv  ## regenerate cross-framework artifacts in course_utils/references/
+	$(PY) -m instructor references $(LABS_ARG)
+
+release: venv  ## nbgrader generate_assignment: source/ -> release/
+	$(PY) -m instructor release $(LABS_ARG)
+
+collect: venv  ## LMS downloads -> submitted/ (SUBMISSIONS=folder LAB=pt01_batchnorm)
+	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make collect SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
+	$(PY) -m instructor collect "$(SUBMISSIONS)" --labs $(LAB)
+
+autograde: venv  ## autograde submitted/ (always quick mode)
+	$(PY) -m instructor autograde $(LABS_ARG)
+
+feedback: venv  ## feedback/ for every autograded submission (hidden tests removed)
+	$(PY) -m instructor feedback $(LABS_ARG)
+
+export: venv  ## grades.csv and the grade table
+	$(PY) -m instructor export
+
+tidy: venv  ## strip outputs from source notebooks, stamp repository address (course_utils/course_info.py)
+	$(PY) -m instructor tidy
+
+test: venv  ## TEST COMMAND: unit tests, every lab in quick mode, release check, autograde end to end
+	$(PY) -m pytest -n 2 -q
+
+clean:  ## remove build outputs (not .venv, not a real class's gradebook)
+	rm -rf build .pytest_cache

@@ -1,0 +1,88 @@
+"""``python -m instructor <step>``: the course pipeline (see README, section Instructors)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import pipeline
+from .notebooks import ROOT, labs, tidy_sources
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m instructor", description=__doc__)
+    sub = parser.add_subparsers(dest="step", required=True)
+
+    def add(name, help_text):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--labs", nargs="*", default=None, help="lab ids (default: every lab in source/)")
+        return p
+
+    p = add("course", "the main job: execute solutions, release, grade the demo class")
+    p.add_argument("--mode", choices=("quick", "full"), default="quick")
+    p = add("execute", "run the solution notebooks with papermill into build/executed/")
+    p.add_argument("--mode", choices=("quick", "full"), default="quick")
+    add("references", "run the labs that write cross-framework reference artifacts into course_utils/references/")
+    add("release", "nbgrader generate_assignment: source/ -> release/")
+    p = add("collect", "a folder of LMS downloads for one lab -> submitted/")
+    p.add_argument("downloads", type=Path)
+    add("autograde", "autograde submitted/ (quick mode, limits from nbgrader_config.py)")
+    add("feedback", "feedback/ HTML for every graded submission")
+    add("export", "grades.csv and the grade table")
+    add("tidy", "strip outputs from source notebooks and stamp repository address into setup cells and badges")
+    args = parser.parse_args(argv)
+    chosen = args.labs or labs()
+
+    if args.step in ("course", "execute"):
+        print(f"Executing {len(chosen)} solution notebook(s) in {args.mode} mode -> build/executed/")
+        for lab in chosen:
+            extra = pipeline.reference_parameters(lab, pipeline.BUILD / "references")
+            print(f"  {lab:28s} {pipeline.execute(lab, args.mode, extra_parameters=extra):6.1f} s", flush=True)
+        if args.step == "execute":
+            return 0
+    if args.step == "references":
+        for lab in chosen:
+            if pipeline.reference_parameters(lab, Path("unused")):
+                # REFERENCE_DIR stays None: the notebook writes to course_utils/references/
+                print(f"  {lab:28s} {pipeline.execute(lab, 'quick'):6.1f} s")
+        return 0
+    if args.step in ("course", "release"):
+        for notebook in pipeline.release(ROOT, chosen):
+            print(f"released {notebook.relative_to(ROOT)}")
+        if args.step == "release":
+            return 0
+    if args.step == "course":
+        demo = pipeline.BUILD / "demo_class"
+        start = time.perf_counter()
+        pipeline.build_demo_class(demo, chosen)
+        rows = pipeline.grade_class(demo, chosen)
+        print(f"\nDemo class graded in {time.perf_counter() - start:.1f} s "
+              f"(students: {', '.join(pipeline.DEMO_STUDENTS)})\n")
+        print(pipeline.grade_table(rows))
+        print(f"\nfeedback: {(demo / 'feedback').relative_to(ROOT)}/  grades: {(demo / 'grades.csv').relative_to(ROOT)}"
+              f"  log: {(demo / 'grading.log').relative_to(ROOT)}")
+        return 0
+    if args.step == "collect":
+        if len(chosen) != 1:
+            parser.error("collect needs exactly one lab: --labs <lab>")
+        proc = pipeline.collect(args.downloads, chosen[0])
+        print(proc.stdout + proc.stderr)
+        return 0
+    if args.step == "autograde":
+        return max(pipeline.autograde(lab).returncode for lab in chosen)
+    if args.step == "feedback":
+        return max(pipeline.feedback(lab).returncode for lab in chosen)
+    if args.step == "export":
+        print(f"wrote {pipeline.export(ROOT)}\n")
+        print(pipeline.grade_table(pipeline.grades(ROOT)))
+        return 0
+    if args.step == "tidy":
+        for path in tidy_sources():
+            print(f"tidied {path.relative_to(ROOT)}")
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

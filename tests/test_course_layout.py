@@ -1,0 +1,77 @@
+"""Static checks of the course material (no kernels): layout, notebook anatomy, pins, badges."""
+import re
+
+import nbformat
+import pytest
+
+from course_utils import course_info
+from instructor.notebooks import ROOT, dumps, labs, normalized, source_notebook, stamped
+
+LABS = labs()
+
+
+def nbgrader_meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def test_layout():
+    for name in ("source", "release", "autograded", "course_utils", "environment.yml", "nbgrader_config.py",
+                 "Makefile", "README.md", ".ci/run", "pyproject.toml", "requirements.txt"):
+        assert (ROOT / name).exists(), f"missing {name}"
+    assert LABS, "no lab in source/"
+    for lab in LABS:
+        extra = [p.name for p in (ROOT / "source" / lab).iterdir() if p.name != f"{lab}.ipynb"]
+        assert not extra, f"source/{lab} holds {extra}: generate_assignment would copy them into release/"
+
+
+def test_environment_yml_pins_equal_requirements():
+    def pins(text):
+        return set(re.findall(r"^[\s-]*([A-Za-z0-9_.-]+==[^\s#]+)", text, re.M))
+    assert pins((ROOT / "requirements.txt").read_text()) == pins((ROOT / "environment.yml").read_text())
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_source_notebook_is_committed_normalized(lab):
+    text = source_notebook(lab).read_text()
+    nb = nbformat.reads(text, as_version=4)
+    nbformat.validate(nb)
+    assert text == dumps(stamped(normalized(nb), lab)), \
+        f"source/{lab} has outputs, run metadata or a stale address: run `make tidy`"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_notebook_anatomy(lab):
+    nb = nbformat.read(source_notebook(lab), as_version=4)
+    cells = nb.cells
+    assert course_info.colab_badge(lab) in cells[0].source, "title cell needs the Colab badge"
+    assert "minutes" in cells[0].source and "Objectives" in cells[0].source
+    setup = next(c for c in cells if nbgrader_meta(c).get("grade_id") == "setup")
+    assert f'COURSE_PIP = "{course_info.pip_spec()}"' in setup.source
+    assert nbgrader_meta(setup).get("locked")
+    params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged 'parameters'"
+    namespace = {}
+    exec(params[0].source, namespace)  # plain literals only
+    assert namespace["MODE"] == "full"
+    assert set(namespace["QUICK"]) == set(namespace["FULL"])
+    ids = [nbgrader_meta(c)["grade_id"] for c in cells if nbgrader_meta(c)]
+    assert len(ids) == len(set(ids)), "duplicate grade_id"
+    kinds = [("solution" if nbgrader_meta(c).get("solution") else "test" if nbgrader_meta(c).get("grade") else "")
+             for c in cells]
+    assert "solution" in kinds and "test" in kinds
+    for i, kind in enumerate(kinds):
+        if kind == "solution":
+            assert "test" in kinds[i + 1:i + 4], f"solution cell {nbgrader_meta(cells[i])['grade_id']} has no test after it"
+            assert "### BEGIN SOLUTION" in cells[i].source
+        if kind == "test":
+            meta = nbgrader_meta(cells[i])
+            assert meta.get("locked") and meta.get("points", 0) > 0
+            assert "### BEGIN HIDDEN TESTS" in cells[i].source, f"{meta['grade_id']} has no hidden tests"
+    assert any(c.cell_type == "code" and "plt.show()" in c.source for c in cells), "the key experiment needs a plot"
+
+
+def test_readme_has_a_badge_per_lab_and_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    for lab in LABS:
+        assert course_info.colab_badge(lab) in readme, f"README lacks the Colab badge of {lab}"
+    assert "make course" in readme and "make test" in readme

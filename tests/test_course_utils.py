@@ -1,0 +1,114 @@
+"""Unit tests of course_utils (and the small pure helpers of the instructor pipeline)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import course_utils as cu
+from course_utils import artifacts, course_info
+from course_utils.datasets import load_digits_split
+
+
+def test_import_is_framework_neutral():
+    code = ("import sys, course_utils, course_utils.datasets, course_utils.plotting, course_utils.artifacts;"
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.replace("'", '"')) == []
+
+
+def test_choose_sizes_picks_the_mode(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    quick, full = {"epochs": 1, "n": 2}, {"epochs": 30, "n": 200}
+    assert cu.choose_sizes("quick", quick, full) == quick
+    assert cu.choose_sizes("full", quick, full) == full
+
+
+def test_autograder_always_gets_quick(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert cu.is_autograder()
+    assert cu.resolve_mode("full") == "quick"
+    assert cu.choose_sizes("full", {"epochs": 1}, {"epochs": 30}) == {"epochs": 1}
+
+
+def test_bad_mode_and_mismatched_knobs_are_clear_errors():
+    with pytest.raises(ValueError, match="'fast'"):
+        cu.resolve_mode("fast")
+    with pytest.raises(ValueError, match="epochs"):
+        cu.choose_sizes("quick", {"n": 1}, {"n": 2, "epochs": 3})
+
+
+def test_seed_everything_is_reproducible():
+    cu.seed_everything(3)
+    a = np.random.rand(4)
+    cu.seed_everything(3)
+    np.testing.assert_array_equal(a, np.random.rand(4))
+
+
+def test_describe_names_mode_and_knobs(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    line = cu.describe("quick", {"epochs": 2})
+    assert "mode=quick" in line and "epochs=2" in line
+
+
+def test_digits_split_shapes_and_standardization():
+    x_train, y_train, x_test, y_test = load_digits_split(test_fraction=0.25, seed=0)
+    assert x_train.shape[1] == x_test.shape[1] == 64
+    assert len(x_train) + len(x_test) == 1797 and len(x_test) == 449
+    assert x_train.dtype == np.float32 and y_train.dtype == np.int64
+    assert set(np.unique(y_train)) == set(range(10))
+    varying = x_train.std(axis=0) > 0
+    np.testing.assert_allclose(x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(x_train.std(axis=0)[varying], 1, atol=1e-4)
+    with pytest.raises(ValueError, match="1.5"):
+        load_digits_split(test_fraction=1.5)
+
+
+def test_reference_artifacts_round_trip(tmp_path):
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    path = artifacts.save_reference("demo", directory=tmp_path, x=x, eps=np.float32(1e-5))
+    assert path == tmp_path / "demo.npz"
+    loaded = artifacts.load_reference("demo", directory=tmp_path)
+    np.testing.assert_array_equal(loaded["x"], x)
+    assert loaded["eps"].dtype == np.float32
+    with pytest.raises(FileNotFoundError, match="make references"):
+        artifacts.load_reference("missing", directory=tmp_path)
+    with pytest.raises(ValueError, match="../x"):
+        artifacts.reference_path("../x")
+
+
+def test_course_address_is_configured_once():
+    lab = "pt01_batchnorm"
+    assert course_info.colab_url(lab).endswith(f"/{course_info.REPO_SLUG}/blob/{course_info.BRANCH}/release/{lab}/{lab}.ipynb")
+    assert course_info.pip_spec() == f"git+https://github.com/{course_info.REPO_SLUG}.git@{course_info.BRANCH}"
+    assert course_info.colab_url(lab) in course_info.colab_badge(lab)
+
+
+def test_torch_helpers():
+    torch = pytest.importorskip("torch")
+    from course_utils.torch_utils import benchmark, pick_device, to_tensors
+
+    assert pick_device("cpu") == torch.device("cpu")
+    x, y = to_tensors(np.zeros((2, 3)), np.array([1, 2]))
+    assert x.dtype == torch.float32 and y.dtype == torch.int64
+    m = benchmark(torch.add, torch.ones(8), torch.ones(8), label="add", min_run_time=0.01)
+    assert m.median > 0
+
+
+def test_lms_student_ids():
+    from instructor.collect import student_id_from
+
+    assert student_id_from("Jane Doe_12345_assignsubmission_file_") == "jane-doe"
+    assert student_id_from("doejane_12345_67890_Copy of pt01_batchnorm.ipynb") == "doejane"
+    assert student_id_from("___") is None
+
+
+def test_grade_table_lists_every_student_and_lab():
+    from instructor.pipeline import Grade, grade_table
+
+    table = grade_table([Grade("ann", "pt01", 9, 9), Grade("bob", "pt01", 0, 9), Grade("ann", "tf01", 3, 7)])
+    lines = table.splitlines()
+    assert lines[0].split() == ["student", "pt01", "tf01"]
+    assert lines[1].split() == ["ann", "9/9", "3/7"]
+    assert lines[2].split() == ["bob", "0/9", "-"]

@@ -1,0 +1,96 @@
+"""Every lab end to end: solution runs in quick mode, release matches source, autograding is exact.
+
+These start Jupyter kernels; pytest-xdist spreads the labs over the CPU cores.
+"""
+import filecmp
+import html
+import re
+import shutil
+
+import nbformat
+import pytest
+
+from instructor import pipeline
+from instructor.notebooks import ROOT, labs
+
+LABS = labs()
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_solution_runs_in_quick_mode(lab, tmp_path):
+    """papermill runs the solution notebook top to bottom; no cell errors; grade cells write no stderr."""
+    extra = pipeline.reference_parameters(lab, tmp_path / "references")
+    seconds = pipeline.execute(lab, "quick", output_dir=tmp_path, extra_parameters=extra)
+    nb = nbformat.read(tmp_path / f"{lab}.ipynb", as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade"):
+            stderr = [o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
+            assert not stderr, f"grade cell {meta['grade_id']} writes to stderr: {stderr}"
+    print(f"{lab}: quick mode {seconds:.1f} s")
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_is_what_the_release_step_produces(lab, tmp_path):
+    """release/<lab> is byte-identical to a fresh generate_assignment, and leaks nothing."""
+    shutil.copytree(ROOT / "source" / lab, tmp_path / "source" / lab)
+    pipeline.release(tmp_path, [lab])
+    fresh, committed = tmp_path / "release" / lab, ROOT / "release" / lab
+    assert sorted(p.name for p in fresh.iterdir()) == sorted(p.name for p in committed.iterdir())
+    cmp = filecmp.dircmp(fresh, committed)
+    assert not cmp.diff_files, f"release/{lab} is stale: run `make release` ({cmp.diff_files})"
+    text = (committed / f"{lab}.ipynb").read_text()
+    for marker in MARKERS:
+        assert marker not in text, f"release/{lab} contains {marker}"
+    source = nbformat.read(ROOT / "source" / lab / f"{lab}.ipynb", as_version=4)
+    released = nbformat.reads(text, as_version=4)
+    solutions = pipeline.solution_cell_ids(source)
+    for cell in released.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") in solutions:
+            assert "raise NotImplementedError()" in cell.source
+
+
+def cell_scores(root, lab, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(lab, lab, student)
+        return {g.name: (g.score, g.max_score) for g in nb.grades}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_autograde_demo_class(lab, tmp_path):
+    """Solution: full marks. Untouched release: 0 on every test, no crash. Partial: exactly exercise 1's points."""
+    root = pipeline.build_demo_class(tmp_path / "class", [lab])
+    rows = {g.student: g for g in pipeline.grade_class(root, [lab], progress=False)}
+    assert set(rows) == set(pipeline.DEMO_STUDENTS), (root / "grading.log").read_text()[-3000:]
+    solution = cell_scores(root, lab, "demo-solution")
+    assert all(score == top for score, top in solution.values()), f"solution lost points: {solution}"
+    untouched = cell_scores(root, lab, "demo-untouched")
+    assert all(score == 0 for score, _ in untouched.values()), f"untouched release earned points: {untouched}"
+    source = nbformat.read(ROOT / "source" / lab / f"{lab}.ipynb", as_version=4)
+    assert rows["demo-partial"].score == pipeline.points_of_first_exercise(source) > 0
+    assert rows["demo-solution"].score == rows["demo-solution"].max_score > 0
+    # every student has a feedback file and a CSV row; feedback never shows hidden tests
+    csv_rows = pipeline.read_grades_csv(root / "grades.csv")
+    assert {r["student_id"] for r in csv_rows if r["assignment"] == lab} == set(pipeline.DEMO_STUDENTS)
+    released = "\n".join(c.source for c in nbformat.read(ROOT / "release" / lab / f"{lab}.ipynb", as_version=4).cells)
+    hidden = [line for line in hidden_test_lines(source) if line not in released]
+    assert hidden, "every lab has hidden tests"
+    for student in pipeline.DEMO_STUDENTS:
+        page = (root / "feedback" / student / lab / f"{lab}.html").read_text()
+        text = html.unescape(re.sub(r"<[^>]+>", "", page))
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"feedback of {student} shows hidden test code: {leaked[:3]}"
+
+
+def hidden_test_lines(source):
+    """Distinctive lines (25+ characters) of the hidden test regions of a source notebook."""
+    lines = []
+    for cell in source.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            region = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
+            lines += [ln.strip() for block in region for ln in block.splitlines() if len(ln.strip()) >= 25]
+    return lines
