@@ -11,7 +11,7 @@ LAB ?=
 LABS_ARG := $(if $(LABS),--labs $(LABS))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv course execute references release collect autograde feedback export tidy test clean
+.PHONY: help venv course execute references release collect grade autograde feedback export tidy test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -40,7 +40,10 @@ collect: venv  ## LMS downloads -> submitted/ (SUBMISSIONS=folder LAB=pt01_batch
 	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make collect SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
 	$(PY) -m instructor collect "$(SUBMISSIONS)" --labs $(LAB)
 
-autograde: venv  ## autograde submitted/ (always quick mode)
+grade: venv  ## autograde each submission, feedback, grades.csv, summary of what happened
+	$(PY) -m instructor grade $(LABS_ARG)
+
+autograde: venv  ## plain nbgrader autograde of submitted/ (always quick mode)
 	$(PY) -m instructor autograde $(LABS_ARG)
 
 feedback: venv  ## feedback/ for every autograded submission (hidden tests removed)

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     add("release", "nbgrader generate_assignment: source/ -> release/")
     p = add("collect", "a folder of LMS downloads for one lab -> submitted/")
     p.add_argument("downloads", type=Path)
-    add("autograde", "autograde submitted/ (quick mode, limits from nbgrader_config.py)")
+    add("grade", "autograde every submission one by one, feedback, grades.csv, summary (nothing is lost)")
+    add("autograde", "plain nbgrader autograde of submitted/ (quick mode, limits from nbgrader_config.py)")
     add("feedback", "feedback/ HTML for every graded submission")
     add("export", "grades.csv and the grade table")
     add("tidy", "strip outputs from source notebooks and stamp repository address into setup cells and badges")
@@ -56,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         demo = pipeline.BUILD / "demo_class"
         start = time.perf_counter()
         pipeline.build_demo_class(demo, chosen)
-        rows = pipeline.grade_class(demo, chosen)
+        rows, outcomes = pipeline.grade_class(demo, chosen)
         print(f"\nDemo class graded in {time.perf_counter() - start:.1f} s "
               f"(students: {', '.join(pipeline.DEMO_STUDENTS)})\n")
         print(pipeline.grade_table(rows))
+        print(pipeline.summary(rows, outcomes))
         print(f"\nfeedback: {(demo / 'feedback').relative_to(ROOT)}/  grades: {(demo / 'grades.csv').relative_to(ROOT)}"
               f"  log: {(demo / 'grading.log').relative_to(ROOT)}")
         return 0
@@ -68,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("collect needs exactly one lab: --labs <lab>")
         proc = pipeline.collect(args.downloads, chosen[0])
         print(proc.stdout + proc.stderr)
+        return 0
+    if args.step == "grade":
+        rows, outcomes = pipeline.grade_class(ROOT, chosen)
+        print(pipeline.grade_table(rows))
+        print(pipeline.summary(rows, outcomes))
+        print(f"feedback/ and grades.csv written; details in grading.log")
         return 0
     if args.step == "autograde":
         return max(pipeline.autograde(lab).returncode for lab in chosen)

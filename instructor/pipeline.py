@@ -7,9 +7,12 @@ Every nbgrader step runs the ``nbgrader`` command of this environment in the rep
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -213,19 +216,87 @@ def build_demo_class(root: Path, only: list[str] | None = None) -> Path:
     return root
 
 
-def grade_class(root: Path, only: list[str] | None = None, progress: bool = True) -> list[Grade]:
-    """Autograde, write feedback and export grades for every lab; returns the grades."""
+@dataclass
+class Outcome:
+    """What happened to one submission: ``graded`` or ``not graded`` (with the reason)."""
+    student: str
+    lab: str
+    status: str
+    detail: str = ""
+
+
+NOTEBOOK_TIME_LIMIT = 900  # seconds for one student's whole notebook (cells have their own limit)
+
+
+def last_error_line(text: str) -> str:
+    """The final 'SomeError: message' line of nbgrader's log, or its last line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", ln)]
+    return (errors or lines or ["no output"])[-1][:300]
+
+
+def autograde_student(lab: str, student: str, root: Path, time_limit: float = NOTEBOOK_TIME_LIMIT) -> Outcome:
+    """Autograde one submission in its own nbgrader process, stopped after ``time_limit`` seconds."""
+    cmd = [*NBGRADER, "autograde", lab, f"--student={student}", "--force", f"--CourseDirectory.root={root}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # nbgrader and the kernel it started
+        output, _ = proc.communicate()
+        return Outcome(student, lab, "not graded", f"notebook time limit of {time_limit:g} s exceeded")
+    graded = (root / "autograded" / student / lab / f"{lab}.ipynb").exists()
+    if proc.returncode == 0 and graded:
+        return Outcome(student, lab, "graded")
+    return Outcome(student, lab, "not graded", last_error_line(output))
+
+
+def placeholder_feedback(outcome: Outcome, root: Path) -> Path:
+    """Feedback for a submission nbgrader could not grade: the reason and the score 0."""
+    path = root / "feedback" / outcome.student / outcome.lab / f"{outcome.lab}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<html><body><h1>{html.escape(outcome.lab)}: not graded (score 0)</h1>"
+                    f"<p>Your submission could not be graded: {html.escape(outcome.detail)}</p>"
+                    f"<p>Check that you handed in the notebook file itself and that it runs top to "
+                    f"bottom, then ask your instructor.</p></body></html>\n")
+    return path
+
+
+def grade_class(root: Path, only: list[str] | None = None, progress: bool = True) -> tuple[list[Grade], list[Outcome]]:
+    """Autograde every submission one by one, write feedback and export grades.
+
+    A submission nbgrader cannot grade (unreadable file, crash, time limit) is never lost: the student
+    keeps a gradebook row with 0, gets a feedback page that says why, and the outcome says what happened.
+    """
     from tqdm import tqdm
 
     chosen = only or labs(root)
-    log = root / "grading.log"
-    with log.open("w") as fh:
-        for lab in tqdm(chosen, desc="autograde + feedback", unit="lab", disable=not progress):
-            for step in (autograde, feedback):
-                proc = step(lab, root)
-                fh.write(f"### {step.__name__} {lab} (exit {proc.returncode})\n{proc.stdout}{proc.stderr}\n")
+    pairs = sorted((lab, p.parent.name) for lab in chosen for p in (root / "submitted").glob(f"*/{lab}"))
+    outcomes = []
+    for lab, student in tqdm(pairs, desc="autograde", unit="submission", disable=not progress):
+        outcomes.append(autograde_student(lab, student, root))
+    with (root / "grading.log").open("w") as log:
+        for lab in chosen:
+            proc = feedback(lab, root)
+            log.write(f"### generate_feedback {lab} (exit {proc.returncode})\n{proc.stdout}{proc.stderr}\n")
+        for outcome in outcomes:
+            log.write(f"{outcome.lab} {outcome.student}: {outcome.status} {outcome.detail}\n")
+            if outcome.status != "graded":
+                placeholder_feedback(outcome, root)
     export(root)
-    return grades(root)
+    return grades(root), outcomes
+
+
+def summary(rows: list[Grade], outcomes: list[Outcome]) -> str:
+    """'graded N (zero M), not graded K' plus one line per submission that was not graded."""
+    score = {(g.student, g.lab): g.score for g in rows}
+    graded = [o for o in outcomes if o.status == "graded"]
+    zero = sum(1 for o in graded if score.get((o.student, o.lab), 0) == 0)
+    lines = [f"submissions: {len(outcomes)}; graded {len(graded)} (scored 0: {zero}); "
+             f"not graded (0 recorded): {len(outcomes) - len(graded)}"]
+    lines += [f"  {o.lab} {o.student}: NOT GRADED - {o.detail}" for o in outcomes if o.status != "graded"]
+    return "\n".join(lines)
 
 
 def write_summary(rows: list[Grade], path: Path) -> None:

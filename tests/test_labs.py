@@ -64,7 +64,9 @@ def cell_scores(root, lab, student):
 def test_autograde_demo_class(lab, tmp_path):
     """Solution: full marks. Untouched release: 0 on every test, no crash. Partial: exactly exercise 1's points."""
     root = pipeline.build_demo_class(tmp_path / "class", [lab])
-    rows = {g.student: g for g in pipeline.grade_class(root, [lab], progress=False)}
+    grades, outcomes = pipeline.grade_class(root, [lab], progress=False)
+    assert all(o.status == "graded" for o in outcomes), pipeline.summary(grades, outcomes)
+    rows = {g.student: g for g in grades}
     assert set(rows) == set(pipeline.DEMO_STUDENTS), (root / "grading.log").read_text()[-3000:]
     solution = cell_scores(root, lab, "demo-solution")
     assert all(score == top for score, top in solution.values()), f"solution lost points: {solution}"
@@ -94,3 +96,24 @@ def hidden_test_lines(source):
             region = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
             lines += [ln.strip() for block in region for ln in block.splitlines() if len(ln.strip()) >= 25]
     return lines
+
+
+def test_unreadable_submissions_get_a_zero_feedback_and_a_report_line(tmp_path):
+    """Empty file, malformed JSON, not a notebook: graded 0, reported, feedback written, run completes."""
+    lab = LABS[0]
+    root = tmp_path / "class"
+    shutil.copytree(ROOT / "source" / lab, root / "source" / lab)
+    pipeline.release(root, [lab])
+    bad = {"empty": "", "malformed": '{"cells": [', "not-a-notebook": "print('hello')\n"}
+    for student, text in bad.items():
+        path = root / "submitted" / student / lab / f"{lab}.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(text)
+    grades, outcomes = pipeline.grade_class(root, [lab], progress=False)
+    assert {o.student: o.status for o in outcomes} == dict.fromkeys(bad, "not graded")
+    assert {g.student: g.score for g in grades} == dict.fromkeys(bad, 0)
+    report = pipeline.summary(grades, outcomes)
+    for student in bad:
+        assert f"{lab} {student}: NOT GRADED - " in report
+        assert "not graded (score 0)" in (root / "feedback" / student / lab / f"{lab}.html").read_text()
+    assert {r["student_id"] for r in pipeline.read_grades_csv(root / "grades.csv")} == set(bad)
