@@ -47,3 +47,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Feedback goes to students: strip hidden tests (and tracebacks quoting them) from it.
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
+
+# Megabytes of printed output must not bloat the autograded notebook and the feedback.
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100
