@@ -11,9 +11,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:  # the course's own nbgrader plugins live in instructor/
     sys.path.insert(0, HERE)
 
-from instructor.feedback_filters import HideHiddenTests  # noqa: E402
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
+from instructor.nbgrader_plugins import HideHiddenTests, TrimOutputs  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, GetGrades,  # noqa: E402
+                                    IgnorePattern, LimitOutput, SaveAutoGrades)
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
@@ -26,7 +27,6 @@ c.CourseDirectory.course_id = "normalization-in-deep-learning"
 # 120 s per cell leaves room for a slow machine and stops an infinite loop.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
-c.Execute.allow_errors = True
 
 # A grade cell with any stderr output scores 0. Frameworks write warnings and log lines there on a
 # correct answer (TensorFlow's absl/oneDNN lines, Python warnings), so drop stderr chunks that are
@@ -48,6 +48,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Feedback goes to students: strip hidden tests (and tracebacks quoting them) from it.
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
 
-# Megabytes of printed output must not bloat the autograded notebook and the feedback.
+# Megabytes of printed output must not bloat the autograded notebook and the feedback: nbgrader's
+# LimitOutput caps lines, TrimOutputs (ours) caps characters (one huge line passes LimitOutput).
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
+c.TrimOutputs.max_chars = 20000
+c.Autograde.autograde_preprocessors = [Execute, TrimOutputs, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]

@@ -7,6 +7,7 @@ Every nbgrader step runs the ``nbgrader`` command of this environment in the rep
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,12 @@ def reference_parameters(lab: str, reference_dir: Path | None) -> dict:
 
 
 # ------------------------------------------------------------------------------------ nbgrader
+def check_config_loaded(log: str) -> None:
+    """nbgrader only logs a config file that fails to load and goes on without it: stop instead."""
+    if "loading config file" in log.lower():
+        raise RuntimeError(f"nbgrader could not load nbgrader_config.py:\n{log[-2000:]}")
+
+
 def tool_env() -> dict:
     """The environment with this interpreter's bin/ first on PATH (nbgrader calls ``alembic``)."""
     env = dict(os.environ)
@@ -66,6 +74,7 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True) -> subprocess.Co
     """Run ``nbgrader <args> --CourseDirectory.root=<root>`` from the repository root."""
     cmd = [*NBGRADER, *args, f"--CourseDirectory.root={root}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=tool_env())
+    check_config_loaded(proc.stdout + proc.stderr)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[2:])} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
     return proc
@@ -216,16 +225,26 @@ def build_demo_class(root: Path, only: list[str] | None = None) -> Path:
     return root
 
 
+STATUSES = ("graded", "timed out", "crashed", "unreadable", "tampering")
+
+
 @dataclass
 class Outcome:
-    """What happened to one submission: ``graded`` or ``not graded`` (with the reason)."""
+    """What happened to one submission. ``status`` is one of STATUSES; ``notes`` say what was done."""
     student: str
     lab: str
     status: str
     detail: str = ""
+    notes: tuple = ()
 
 
-NOTEBOOK_TIME_LIMIT = 900  # seconds for one student's whole notebook (cells have their own limit)
+@dataclass
+class Limits:
+    """What student code may use while it is graded (see README, 'Grading safely')."""
+    notebook_seconds: float = 900   # the whole notebook; each cell also has Execute.timeout
+    memory_mb: int = 12288          # address space of the kernel (torch + TF need ~4 GB of it)
+    file_mb: int = 1024             # largest file the kernel may write
+    isolate: bool = True            # hide the gradebook, source/ and other students' work
 
 
 def last_error_line(text: str) -> str:
@@ -235,35 +254,202 @@ def last_error_line(text: str) -> str:
     return (errors or lines or ["no output"])[-1][:300]
 
 
-def autograde_student(lab: str, student: str, root: Path, time_limit: float = NOTEBOOK_TIME_LIMIT) -> Outcome:
-    """Autograde one submission in its own nbgrader process, stopped after ``time_limit`` seconds."""
-    cmd = [*NBGRADER, "autograde", lab, f"--student={student}", "--force", f"--CourseDirectory.root={root}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+def hidden_paths(root: Path, student: str) -> list[str]:
+    """What one student's kernel must not see: grading state, instructor files, other students."""
+    names = ("source", "release", "submitted", "feedback", "downloaded", "quarantine",
+             "gradebook.db", "grades.csv", "grading.log")
+    paths = [root / n for n in names]
+    if (root / "autograded").is_dir():
+        paths += [d for d in (root / "autograded").iterdir() if d.name != student]
+    if root.resolve() != ROOT:
+        paths += [ROOT / n for n in ("source", "submitted", "autograded", "feedback", "gradebook.db")]
+    paths += [ROOT / ".git", BUILD]
+    return [str(p) for p in paths if p.exists()]
+
+
+def write_sandbox_kernel(workdir: Path, root: Path, student: str, limits: Limits) -> Path:
+    """A kernelspec ``course-sandbox`` under ``workdir/kernels`` (put ``workdir`` on JUPYTER_PATH)."""
+    marker_dir = workdir / "marker"
+    marker_dir.mkdir(parents=True, exist_ok=True)
+    spec = {"memory_mb": limits.memory_mb, "file_mb": limits.file_mb, "marker_dir": str(marker_dir),
+            "hide": hidden_paths(root, student) if limits.isolate else []}
+    kernel_dir = workdir / "kernels" / "course-sandbox"
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    (kernel_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "instructor.sandbox_kernel", "-f", "{connection_file}"],
+        "display_name": "Python 3 (course grading sandbox)", "language": "python",
+        "env": {"COURSE_SANDBOX": json.dumps(spec), "PYTHONPATH": str(ROOT)},
+    }, indent=1))
+    return marker_dir
+
+
+def ensure_student(root: Path, student: str, lab: str) -> None:
+    """Give a submission that will not run a gradebook row with 0 (and drop an older autograde)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        gb.update_or_create_student(student)
+        try:
+            gb.remove_submission(lab, student)
+        except MissingEntry:
+            pass
+    shutil.rmtree(root / "autograded" / student / lab, ignore_errors=True)
+
+
+def find_submitted_notebook(folder: Path, lab: str) -> tuple[Path | None, str]:
+    """The lab notebook in a student's folder, renaming a lone 'Copy of …'/'… (1)' to the canonical name."""
+    canonical = folder / f"{lab}.ipynb"
+    if canonical.exists():
+        return canonical, ""
+    candidates = sorted(folder.glob("*.ipynb"))
+    if len(candidates) == 1:
+        candidates[0].rename(canonical)
+        return canonical, f"renamed {candidates[0].name!r} to {canonical.name!r}"
+    return None, (f"no notebook {canonical.name!r} in the submission"
+                  + (f" (found {[c.name for c in candidates]})" if candidates else ""))
+
+
+def missing_graded_cells(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
+    """grade_ids of locked graded cells (tests) of the source that the submission lacks."""
+    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    return [c.metadata["nbgrader"]["grade_id"] for c in source.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"]["grade_id"] not in present]
+
+
+def run_nbgrader_autograde(lab: str, student: str, root: Path, limits: Limits, workdir: Path):
+    """One ``nbgrader autograde`` of one student in the sandbox kernel: (exit code or None on timeout, log)."""
+    write_sandbox_kernel(workdir, root, student, limits)
+    env = tool_env()
+    env["JUPYTER_PATH"] = os.pathsep.join([str(workdir), env.get("JUPYTER_PATH", "")])
+    cmd = [*NBGRADER, "autograde", lab, f"--student={student}", "--force", f"--CourseDirectory.root={root}",
+           "--Execute.kernel_name=course-sandbox"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
-        output, _ = proc.communicate(timeout=time_limit)
+        output, _ = proc.communicate(timeout=limits.notebook_seconds)
+        check_config_loaded(output)
+        return proc.returncode, output
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # nbgrader and the kernel it started
-        output, _ = proc.communicate()
-        return Outcome(student, lab, "not graded", f"notebook time limit of {time_limit:g} s exceeded")
-    graded = (root / "autograded" / student / lab / f"{lab}.ipynb").exists()
-    if proc.returncode == 0 and graded:
-        return Outcome(student, lab, "graded")
-    return Outcome(student, lab, "not graded", last_error_line(output))
+        return None, proc.communicate()[0]
+
+
+def runtime_notes(autograded: Path) -> tuple[list[str], list[str]]:
+    """(cells that hit the time limit, cells that hit the memory limit) in an autograded notebook."""
+    timed_out, memory = [], []
+    nb = nbformat.read(autograded, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            if out.ename in ("CellTimeoutError", "TimeoutError") or "timeout" in out.evalue.lower() \
+                    and out.ename == "KeyboardInterrupt":
+                timed_out.append(label)
+            elif "MemoryError" in out.ename or "OutOfMemory" in out.ename or "allocate" in out.evalue:
+                memory.append(label)
+    return sorted(set(timed_out)), sorted(set(memory))
+
+
+def autograde_student(lab: str, student: str, root: Path, limits: Limits | None = None) -> Outcome:
+    """Grade one submission without ever losing it: every path ends with a gradebook row and an Outcome.
+
+    Unreadable files and tampering are decided before any student code runs. A cell that kills the
+    kernel is replaced by a ``raise`` (the original is kept in ``quarantine/``) and the notebook is
+    graded again, at most three times.
+    """
+    from .safety import check_readable, find_tampering
+
+    limits = limits or Limits()
+    notes = []
+    path, why = find_submitted_notebook(root / "submitted" / student / lab, lab)
+    if why:
+        notes.append(why)
+    if path is None:
+        ensure_student(root, student, lab)
+        return Outcome(student, lab, "unreadable", why)
+    text = path.read_text(errors="replace")
+    unreadable = check_readable(text)
+    if unreadable:
+        ensure_student(root, student, lab)
+        return Outcome(student, lab, "unreadable", unreadable, tuple(notes))
+    nb = nbformat.reads(text, as_version=4)
+    source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
+    findings = find_tampering(nb, source)
+    if findings:
+        ensure_student(root, student, lab)
+        return Outcome(student, lab, "tampering", "; ".join(map(str, findings[:5])), tuple(notes))
+    missing = missing_graded_cells(nb, source)
+    if missing:
+        notes.append(f"restored deleted test cells: {', '.join(missing)}")
+    status, detail = "graded", ""
+    for attempt in range(4):
+        with tempfile.TemporaryDirectory(prefix="course-grading-") as tmp:
+            code, output = run_nbgrader_autograde(lab, student, root, limits, Path(tmp))
+            marker = Path(tmp) / "marker"
+            isolation = (marker / "isolation").read_text().strip() if (marker / "isolation").exists() else ""
+            crashed_cell = (marker / "cell").read_text().strip() if (marker / "cell").exists() else ""
+        if isolation.startswith("none (") and not any("isolation" in n for n in notes):
+            notes.append(f"isolation: {isolation}")
+        autograded = root / "autograded" / student / lab / f"{lab}.ipynb"
+        if code is None:
+            ensure_student(root, student, lab)
+            return Outcome(student, lab, "timed out",
+                           f"the notebook ran past its limit of {limits.notebook_seconds:g} s", tuple(notes))
+        if code == 0 and autograded.exists():
+            break
+        if "DeadKernelError" in output and crashed_cell and attempt < 3:
+            label = neutralize_cell(root, student, lab, crashed_cell)
+            if label:
+                status = "crashed"
+                notes.append(f"the kernel died in cell {label}; that cell was skipped")
+                continue
+        ensure_student(root, student, lab)
+        return Outcome(student, lab, "crashed", last_error_line(output), tuple(notes))
+    timed_out, memory = runtime_notes(autograded)
+    if timed_out:
+        status = "timed out" if status == "graded" else status
+        notes.append(f"cell time limit hit in {', '.join(timed_out)}")
+    if memory:
+        notes.append(f"memory limit hit in {', '.join(memory)}")
+    return Outcome(student, lab, status, detail, tuple(notes))
+
+
+def neutralize_cell(root: Path, student: str, lab: str, source_digest: str) -> str | None:
+    """Replace the code cell whose source has SHA-256 ``source_digest`` by a ``raise``.
+
+    The submission as handed in is kept in ``quarantine/``.
+    """
+    path = root / "submitted" / student / lab / f"{lab}.ipynb"
+    original = root / "quarantine" / student / lab / f"{lab}.ipynb"
+    original.parent.mkdir(parents=True, exist_ok=True)
+    if not original.exists():
+        shutil.copy2(path, original)
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and hashlib.sha256(cell.source.encode()).hexdigest() == source_digest:
+            cell.source = ("raise RuntimeError('This cell stopped the Python kernel during grading "
+                           "(os._exit, a crash or a signal); the autograder skipped it.')")
+            nbformat.write(nb, path)
+            return cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
+    return None
 
 
 def placeholder_feedback(outcome: Outcome, root: Path) -> Path:
-    """Feedback for a submission nbgrader could not grade: the reason and the score 0."""
+    """Feedback for a submission that was not executed: the reason and the score 0."""
     path = root / "feedback" / outcome.student / outcome.lab / f"{outcome.lab}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<html><body><h1>{html.escape(outcome.lab)}: not graded (score 0)</h1>"
-                    f"<p>Your submission could not be graded: {html.escape(outcome.detail)}</p>"
-                    f"<p>Check that you handed in the notebook file itself and that it runs top to "
-                    f"bottom, then ask your instructor.</p></body></html>\n")
+    advice = {"tampering": "Your code changes how the tests or the grader work, so it earns no points. "
+                           "Ask your instructor if you think this is a mistake.",
+              "unreadable": "Hand in the .ipynb file itself, saved from Jupyter or Colab.",
+              }.get(outcome.status, "Check that your notebook runs top to bottom, then ask your instructor.")
+    path.write_text(f"<html><body><h1>{html.escape(outcome.lab)}: {html.escape(outcome.status)} (score 0)</h1>"
+                    f"<p>{html.escape(outcome.detail)}</p><p>{html.escape(advice)}</p></body></html>\n")
     return path
 
 
-def grade_class(root: Path, only: list[str] | None = None, progress: bool = True) -> tuple[list[Grade], list[Outcome]]:
+def grade_class(root: Path, only: list[str] | None = None, progress: bool = True,
+                limits: Limits | None = None) -> tuple[list[Grade], list[Outcome]]:
     """Autograde every submission one by one, write feedback and export grades.
 
     A submission nbgrader cannot grade (unreadable file, crash, time limit) is never lost: the student
@@ -275,27 +461,31 @@ def grade_class(root: Path, only: list[str] | None = None, progress: bool = True
     pairs = sorted((lab, p.parent.name) for lab in chosen for p in (root / "submitted").glob(f"*/{lab}"))
     outcomes = []
     for lab, student in tqdm(pairs, desc="autograde", unit="submission", disable=not progress):
-        outcomes.append(autograde_student(lab, student, root))
+        outcomes.append(autograde_student(lab, student, root, limits))
     with (root / "grading.log").open("w") as log:
         for lab in chosen:
             proc = feedback(lab, root)
             log.write(f"### generate_feedback {lab} (exit {proc.returncode})\n{proc.stdout}{proc.stderr}\n")
         for outcome in outcomes:
-            log.write(f"{outcome.lab} {outcome.student}: {outcome.status} {outcome.detail}\n")
-            if outcome.status != "graded":
+            log.write(f"{outcome.lab} {outcome.student}: {outcome.status} {outcome.detail} {list(outcome.notes)}\n")
+            if not (root / "autograded" / outcome.student / outcome.lab / f"{outcome.lab}.ipynb").exists():
                 placeholder_feedback(outcome, root)
     export(root)
     return grades(root), outcomes
 
 
 def summary(rows: list[Grade], outcomes: list[Outcome]) -> str:
-    """'graded N (zero M), not graded K' plus one line per submission that was not graded."""
+    """Counts per outcome (graded, zero, timed out, crashed, unreadable, tampering) and one line per
+    submission that needs the instructor's eye."""
     score = {(g.student, g.lab): g.score for g in rows}
-    graded = [o for o in outcomes if o.status == "graded"]
-    zero = sum(1 for o in graded if score.get((o.student, o.lab), 0) == 0)
-    lines = [f"submissions: {len(outcomes)}; graded {len(graded)} (scored 0: {zero}); "
-             f"not graded (0 recorded): {len(outcomes) - len(graded)}"]
-    lines += [f"  {o.lab} {o.student}: NOT GRADED - {o.detail}" for o in outcomes if o.status != "graded"]
+    counts = {status: sum(o.status == status for o in outcomes) for status in STATUSES}
+    zero = sum(1 for o in outcomes if score.get((o.student, o.lab), 0) == 0)
+    lines = [f"submissions: {len(outcomes)}; " + ", ".join(f"{k}: {v}" for k, v in counts.items())
+             + f"; scored 0: {zero}"]
+    for o in outcomes:
+        if o.status != "graded" or o.notes:
+            text = "; ".join(filter(None, [o.detail, *o.notes]))
+            lines.append(f"  {o.lab} {o.student}: {o.status.upper()} - {text}")
     return "\n".join(lines)
 
 

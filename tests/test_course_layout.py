@@ -75,3 +75,15 @@ def test_readme_has_a_badge_per_lab_and_two_commands():
     for lab in LABS:
         assert course_info.colab_badge(lab) in readme, f"README lacks the Colab badge of {lab}"
     assert "make course" in readme and "make test" in readme
+
+
+def test_nbgrader_config_loads():
+    """nbgrader ignores a config file that raises (it only logs), so a broken one must fail here."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert config.OverwriteCells.add_missing_cells is True
+    assert config.IgnorePattern.enabled is True
+    assert config.Execute.timeout > 0
+    assert [p.__name__ for p in config.GenerateFeedback.preprocessors][-1] == "HideHiddenTests"
+    assert "TrimOutputs" in [p.__name__ for p in config.Autograde.autograde_preprocessors]

@@ -65,7 +65,7 @@ def test_autograde_demo_class(lab, tmp_path):
     """Solution: full marks. Untouched release: 0 on every test, no crash. Partial: exactly exercise 1's points."""
     root = pipeline.build_demo_class(tmp_path / "class", [lab])
     grades, outcomes = pipeline.grade_class(root, [lab], progress=False)
-    assert all(o.status == "graded" for o in outcomes), pipeline.summary(grades, outcomes)
+    assert all(o.status == "graded" and not o.notes for o in outcomes), pipeline.summary(grades, outcomes)
     rows = {g.student: g for g in grades}
     assert set(rows) == set(pipeline.DEMO_STUDENTS), (root / "grading.log").read_text()[-3000:]
     solution = cell_scores(root, lab, "demo-solution")
@@ -110,12 +110,12 @@ def test_unreadable_submissions_get_a_zero_feedback_and_a_report_line(tmp_path):
         path.parent.mkdir(parents=True)
         path.write_text(text)
     grades, outcomes = pipeline.grade_class(root, [lab], progress=False)
-    assert {o.student: o.status for o in outcomes} == dict.fromkeys(bad, "not graded")
+    assert {o.student: o.status for o in outcomes} == dict.fromkeys(bad, "unreadable")
     assert {g.student: g.score for g in grades} == dict.fromkeys(bad, 0)
     report = pipeline.summary(grades, outcomes)
     for student in bad:
-        assert f"{lab} {student}: NOT GRADED - " in report
-        assert "not graded (score 0)" in (root / "feedback" / student / lab / f"{lab}.html").read_text()
+        assert f"{lab} {student}: UNREADABLE - " in report
+        assert "unreadable (score 0)" in (root / "feedback" / student / lab / f"{lab}.html").read_text()
     assert {r["student_id"] for r in pipeline.read_grades_csv(root / "grades.csv")} == set(bad)
 
 
