@@ -241,7 +241,8 @@ class Outcome:
 @dataclass
 class Limits:
     """What student code may use while it is graded (see README, 'Grading safely')."""
-    notebook_seconds: float = 900   # the whole notebook; each cell also has Execute.timeout
+    notebook_seconds: float = 900   # the whole notebook
+    cell_seconds: int | None = None  # one cell; None: Execute.timeout of nbgrader_config.py (120 s)
     memory_mb: int = 12288          # address space of the kernel (torch + TF need ~4 GB of it)
     file_mb: int = 1024             # largest file the kernel may write
     isolate: bool = True            # hide the gradebook, source/ and other students' work
@@ -309,11 +310,83 @@ def find_submitted_notebook(folder: Path, lab: str) -> tuple[Path | None, str]:
                   + (f" (found {[c.name for c in candidates]})" if candidates else ""))
 
 
-def missing_graded_cells(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
-    """grade_ids of locked graded cells (tests) of the source that the submission lacks."""
-    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
-    return [c.metadata["nbgrader"]["grade_id"] for c in source.cells
-            if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"]["grade_id"] not in present]
+def grade_id_of(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -> list[str]:
+    """Undo what breaks nbgrader before it sees the notebook; returns notes on what was repaired.
+
+    * duplicated cells: the last copy counts (see below);
+    * nbgrader metadata without a ``grade_id`` (pasted or edited cells) is dropped: nbgrader would
+      stop with ``KeyError: 'grade_id'``;
+    * a cell of the release whose type the student changed gets its type back (nbgrader fails on a
+      raw cell and only handles code/markdown);
+    * every locked cell of the release that the submission lacks is put back after its predecessor.
+      nbgrader's ``add_missing_cells`` only re-inserts graded cells and crashes (KeyError) when the
+      cell before a deleted test is a locked helper cell rather than a solution or test cell.
+    """
+    kinds = {grade_id_of(c): c.cell_type for c in released.cells if grade_id_of(c)}
+    locked = {grade_id_of(c) for c in released.cells if c.metadata.get("nbgrader", {}).get("locked")}
+    # Duplicates: the last copy counts. Earlier copies of a locked cell go (the gradebook's version
+    # runs); earlier copies of an answer stay as plain student code. (nbgrader's DeduplicateIds
+    # leaves them with empty nbgrader metadata, which its add_missing_cells then trips over.)
+    seen, doubled, kept = set(), [], []
+    for cell in reversed(nb.cells):
+        grade_id = grade_id_of(cell)
+        if grade_id and grade_id in seen:
+            doubled.append(grade_id)
+            if grade_id in locked:
+                continue
+            del cell.metadata["nbgrader"]
+        seen.add(grade_id)
+        kept.append(cell)
+    nb.cells = kept[::-1]
+    dropped, retyped = 0, []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is not None and not meta.get("grade_id"):
+            del cell.metadata["nbgrader"]
+            dropped += 1
+        wanted = kinds.get(grade_id_of(cell))
+        if wanted and cell.cell_type != wanted:
+            retyped.append(grade_id_of(cell))
+            cell.cell_type = wanted
+            if wanted == "code":
+                cell.outputs, cell.execution_count = [], None
+            else:
+                cell.pop("outputs", None), cell.pop("execution_count", None)
+    present = {grade_id_of(c) for c in nb.cells}
+    order = [grade_id_of(c) for c in released.cells]
+    restored = []
+    for index, cell in enumerate(released.cells):
+        grade_id = grade_id_of(cell)
+        if grade_id is None or grade_id in present or not cell.metadata["nbgrader"].get("locked"):
+            continue
+        earlier = set(order[:index])
+        position = max((j + 1 for j, c in enumerate(nb.cells) if grade_id_of(c) in earlier), default=0)
+        copy = nbformat.from_dict(cell)
+        copy["id"] = f"restored-{grade_id.replace('_', '-')}"
+        nb.cells.insert(position, copy)
+        present.add(grade_id)
+        restored.append(grade_id)
+    notes = []
+    if doubled:
+        notes.append(f"duplicated cells (the last copy counts): {', '.join(sorted(set(doubled)))}")
+    if restored:
+        notes.append(f"restored deleted locked cells: {', '.join(restored)}")
+    if retyped:
+        notes.append(f"cell type changed back: {', '.join(retyped)}")
+    if dropped:
+        notes.append(f"ignored nbgrader metadata without grade_id on {dropped} cell(s)")
+    return notes
+
+
+def deleted_answers(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
+    """Answers the student deleted (their tests will fail)."""
+    present = {grade_id_of(c) for c in nb.cells}
+    absent = [g for g in solution_cell_ids(source) if g not in present]
+    return [f"solution cells deleted (their tests fail): {', '.join(absent)}"] if absent else []
 
 
 def run_nbgrader_autograde(lab: str, student: str, root: Path, limits: Limits, workdir: Path):
@@ -323,6 +396,8 @@ def run_nbgrader_autograde(lab: str, student: str, root: Path, limits: Limits, w
     env["JUPYTER_PATH"] = os.pathsep.join([str(workdir), env.get("JUPYTER_PATH", "")])
     cmd = [*NBGRADER, "autograde", lab, f"--student={student}", "--force", f"--CourseDirectory.root={root}",
            "--Execute.kernel_name=course-sandbox"]
+    if limits.cell_seconds is not None:
+        cmd.append(f"--Execute.timeout={limits.cell_seconds}")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
@@ -369,19 +444,25 @@ def autograde_student(lab: str, student: str, root: Path, limits: Limits | None 
         ensure_student(root, student, lab)
         return Outcome(student, lab, "unreadable", why)
     text = path.read_text(errors="replace")
-    unreadable = check_readable(text)
-    if unreadable:
+    nb, unreadable = check_readable(text)
+    if nb is None:
         ensure_student(root, student, lab)
         return Outcome(student, lab, "unreadable", unreadable, tuple(notes))
-    nb = nbformat.reads(text, as_version=4)
+    repaired = json.loads(dumps(nb)) != json.loads(text)
+    if repaired:
+        notes.append("notebook format repaired (ids, schema)")
+    released = nbformat.read(root / "release" / lab / f"{lab}.ipynb", as_version=4)
+    repairs = repair_structure(nb, released)
+    notes += repairs
+    if repaired or repairs:
+        quarantine(root, student, lab)
+        path.write_text(dumps(nb))
     source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
     findings = find_tampering(nb, source)
     if findings:
         ensure_student(root, student, lab)
         return Outcome(student, lab, "tampering", "; ".join(map(str, findings[:5])), tuple(notes))
-    missing = missing_graded_cells(nb, source)
-    if missing:
-        notes.append(f"restored deleted test cells: {', '.join(missing)}")
+    notes += deleted_answers(nb, source)
     status, detail = "graded", ""
     for attempt in range(4):
         with tempfile.TemporaryDirectory(prefix="course-grading-") as tmp:
@@ -415,16 +496,22 @@ def autograde_student(lab: str, student: str, root: Path, limits: Limits | None 
     return Outcome(student, lab, status, detail, tuple(notes))
 
 
-def neutralize_cell(root: Path, student: str, lab: str, source_digest: str) -> str | None:
-    """Replace the code cell whose source has SHA-256 ``source_digest`` by a ``raise``.
-
-    The submission as handed in is kept in ``quarantine/``.
-    """
+def quarantine(root: Path, student: str, lab: str) -> Path:
+    """Keep the submission as handed in (once) under quarantine/ before the grader changes it."""
     path = root / "submitted" / student / lab / f"{lab}.ipynb"
     original = root / "quarantine" / student / lab / f"{lab}.ipynb"
     original.parent.mkdir(parents=True, exist_ok=True)
     if not original.exists():
         shutil.copy2(path, original)
+    return path
+
+
+def neutralize_cell(root: Path, student: str, lab: str, source_digest: str) -> str | None:
+    """Replace the code cell whose source has SHA-256 ``source_digest`` by a ``raise``.
+
+    The submission as handed in is kept in ``quarantine/``.
+    """
+    path = quarantine(root, student, lab)
     nb = nbformat.read(path, as_version=4)
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and hashlib.sha256(cell.source.encode()).hexdigest() == source_digest:

@@ -1,6 +1,7 @@
 """Static checks of a submission before any of its code runs.
 
-``check_readable`` tells an unreadable file (empty, malformed JSON, not a notebook) from a notebook.
+``check_readable`` tells an unreadable file (empty, malformed JSON, not a notebook) from a notebook,
+repairing small schema faults on the way.
 ``find_tampering`` reads the cells a student can edit and lists what in them can fake a test result
 or reach for hidden tests. The autograder restores every locked cell, so only student-editable code
 can tamper: solution cells, the parameters cell and cells the student added. What is flagged:
@@ -27,6 +28,7 @@ import re
 from dataclasses import dataclass
 
 import nbformat
+from nbformat.validator import normalize
 
 COMPARISON_DUNDERS = {"__eq__", "__ne__", "__bool__", "__len__", "__lt__", "__le__", "__gt__", "__ge__",
                       "__array__", "__array_ufunc__", "__array_function__", "__torch_function__",
@@ -49,20 +51,33 @@ class Finding:
         return f"cell {self.cell}, line {self.line}: {self.what}"
 
 
-def check_readable(text: str) -> str | None:
-    """None for a valid notebook, else why it cannot be graded."""
+def check_readable(text: str) -> tuple[nbformat.NotebookNode | None, str]:
+    """``(notebook, "")`` for a gradable notebook, repaired if needed, or ``(None, why not)``.
+
+    Repairs what Jupyter front ends commonly get wrong (cell ids in an nbformat 4.4 file, missing
+    ids, metadata that breaks the schema); the caller notes that a repair happened when the
+    notebook's JSON changes.
+    """
     if not text.strip():
-        return "unreadable: the file is empty"
+        return None, "unreadable: the file is empty"
     try:
-        json.loads(text)
+        data = json.loads(text)
     except ValueError as err:
-        return f"unreadable: not a notebook (invalid JSON: {err.msg} at line {err.lineno})"
+        return None, f"unreadable: not a notebook (invalid JSON: {err.msg} at line {err.lineno})"
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or data.get("nbformat") != 4:
+        return None, "unreadable: JSON but not a Jupyter notebook (nbformat 4 with a list of cells)"
     try:
-        nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(text, as_version=4, capture_validation_error={})
+        nb.nbformat_minor = max(nb.get("nbformat_minor", 0), 5)
+        for index, cell in enumerate(nb.cells):
+            cell.setdefault("id", f"cell-{index}")
+            cell.setdefault("metadata", {})
+        _, nb = normalize(nb, strip_invalid_metadata=True)
+        nb = nbformat.from_dict(nb)
         nbformat.validate(nb)
     except Exception as err:  # nbformat raises several types for malformed notebooks
-        return f"unreadable: not a valid notebook ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
-    return None
+        return None, f"unreadable: not a valid notebook ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
+    return nb, ""
 
 
 def _root_name(node: ast.AST) -> str | None:
