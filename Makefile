@@ -11,7 +11,7 @@ LAB ?=
 LABS_ARG := $(if $(LABS),--labs $(LABS))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv course execute references release collect grade autograde feedback export tidy test clean
+.PHONY: help venv course execute references release collect class grade autograde feedback export tidy test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -39,6 +39,10 @@ release: venv  ## nbgrader generate_assignment: source/ -> release/
 collect: venv  ## LMS downloads -> submitted/ (SUBMISSIONS=folder LAB=pt01_batchnorm)
 	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make collect SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
 	$(PY) -m instructor collect "$(SUBMISSIONS)" --labs $(LAB)
+
+class: venv  ## a real class in one go: SUBMISSIONS=<LMS download folder> LAB=<lab> -> collect, grade, feedback, grades.csv
+	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make class SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
+	$(PY) -m instructor class "$(SUBMISSIONS)" --labs $(LAB)
 
 grade: venv  ## autograde each submission, feedback, grades.csv, summary of what happened
 	$(PY) -m instructor grade $(LABS_ARG)

@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     add("release", "nbgrader generate_assignment: source/ -> release/")
     p = add("collect", "a folder of LMS downloads for one lab -> submitted/")
     p.add_argument("downloads", type=Path)
+    p = add("class", "a folder of LMS downloads for one lab -> collected, graded, feedback, grades.csv, summary")
+    p.add_argument("downloads", type=Path)
     add("grade", "autograde every submission one by one, feedback, grades.csv, summary (nothing is lost)")
     add("autograde", "plain nbgrader autograde of submitted/ (quick mode, limits from nbgrader_config.py)")
     add("feedback", "feedback/ HTML for every graded submission")
@@ -65,11 +67,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nfeedback: {(demo / 'feedback').relative_to(ROOT)}/  grades: {(demo / 'grades.csv').relative_to(ROOT)}"
               f"  log: {(demo / 'grading.log').relative_to(ROOT)}")
         return 0
-    if args.step == "collect":
+    if args.step in ("collect", "class"):
         if len(chosen) != 1:
-            parser.error("collect needs exactly one lab: --labs <lab>")
+            parser.error(f"{args.step} needs exactly one lab: --labs <lab>")
         proc = pipeline.collect(args.downloads, chosen[0])
-        print(proc.stdout + proc.stderr)
+        skipped = pipeline.skipped_downloads(proc.stdout + proc.stderr)
+        print(f"collected into submitted/ ({len(skipped)} file(s) skipped)")
+        for line in skipped:
+            print(f"  SKIPPED {line}")
+        if args.step == "collect":
+            return 0
+        rows, outcomes = pipeline.grade_class(ROOT, chosen)
+        print(pipeline.grade_table(rows))
+        print(pipeline.summary(rows, outcomes))
+        print("feedback/ and grades.csv written; details in grading.log")
         return 0
     if args.step == "grade":
         rows, outcomes = pipeline.grade_class(ROOT, chosen)

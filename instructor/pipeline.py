@@ -129,6 +129,11 @@ def collect(downloads: Path, lab: str, root: Path = ROOT) -> subprocess.Complete
                     root=root)
 
 
+def skipped_downloads(log: str) -> list[str]:
+    """The files zip_collect passed over (not a notebook, no student id), from its log."""
+    return [line.split("] ", 1)[-1].strip() for line in log.splitlines() if "Skipped" in line]
+
+
 # ------------------------------------------------------------------------------------ grade table
 @dataclass
 class Grade:

@@ -135,6 +135,7 @@ def test_collect_lms_download_with_renamed_files(tmp_path):
     with zipfile.ZipFile(downloads / "submissions.zip", "w") as zf:
         zf.writestr(f"roe_ann_77_88_{lab}.ipynb", notebook)
     (downloads / "readme.txt").write_text("not a submission")
-    pipeline.collect(downloads, lab, root)
+    proc = pipeline.collect(downloads, lab, root)
+    assert any("readme.txt" in line for line in pipeline.skipped_downloads(proc.stdout + proc.stderr))
     collected = sorted(p.relative_to(root / "submitted").as_posix() for p in (root / "submitted").rglob("*.ipynb"))
     assert collected == [f"{s}/{lab}/{lab}.ipynb" for s in ("doejohn", "jane-doe", "roe")]
