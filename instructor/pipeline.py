@@ -581,10 +581,6 @@ def summary(rows: list[Grade], outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def write_summary(rows: list[Grade], path: Path) -> None:
-    path.write_text(json.dumps([r.__dict__ for r in rows], indent=1) + "\n")
-
-
 def read_grades_csv(path: Path) -> list[dict]:
     with path.open() as fh:
         return list(csv.DictReader(fh))
