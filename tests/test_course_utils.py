@@ -112,3 +112,14 @@ def test_grade_table_lists_every_student_and_lab():
     assert lines[0].split() == ["student", "pt01", "tf01"]
     assert lines[1].split() == ["ann", "9/9", "3/7"]
     assert lines[2].split() == ["bob", "0/9", "-"]
+
+
+def test_measurements_stay_on_this_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
+    assert artifacts.load_measurements("pt02_benchmark") is None
+    path = artifacts.save_measurements("pt02_benchmark", {"device": "cpu", "rows": [{"variant": "copy", "x_copy": 1.0}]})
+    assert path == tmp_path / "pt02_benchmark.json"
+    assert artifacts.load_measurements("pt02_benchmark")["rows"][0]["x_copy"] == 1.0
+    monkeypatch.delenv("COURSE_RESULTS_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert artifacts.results_dir() == tmp_path / "cache" / "normalization-course"
