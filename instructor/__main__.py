@@ -10,6 +10,11 @@ from . import pipeline
 from .notebooks import ROOT, labs, tidy_sources
 
 
+def report(rows, outcomes) -> None:
+    print(pipeline.grade_table(rows))
+    print(pipeline.summary(rows, outcomes))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m instructor", description=__doc__)
     sub = parser.add_subparsers(dest="step", required=True)
@@ -62,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, outcomes = pipeline.grade_class(demo, chosen)
         print(f"\nDemo class graded in {time.perf_counter() - start:.1f} s "
               f"(students: {', '.join(pipeline.DEMO_STUDENTS)})\n")
-        print(pipeline.grade_table(rows))
-        print(pipeline.summary(rows, outcomes))
+        report(rows, outcomes)
         print(f"\nfeedback: {(demo / 'feedback').relative_to(ROOT)}/  grades: {(demo / 'grades.csv').relative_to(ROOT)}"
               f"  log: {(demo / 'grading.log').relative_to(ROOT)}")
         return 0
@@ -77,16 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  SKIPPED {line}")
         if args.step == "collect":
             return 0
-        rows, outcomes = pipeline.grade_class(ROOT, chosen)
-        print(pipeline.grade_table(rows))
-        print(pipeline.summary(rows, outcomes))
+    if args.step in ("class", "grade"):
+        report(*pipeline.grade_class(ROOT, chosen))
         print("feedback/ and grades.csv written; details in grading.log")
-        return 0
-    if args.step == "grade":
-        rows, outcomes = pipeline.grade_class(ROOT, chosen)
-        print(pipeline.grade_table(rows))
-        print(pipeline.summary(rows, outcomes))
-        print(f"feedback/ and grades.csv written; details in grading.log")
         return 0
     if args.step == "autograde":
         return max(pipeline.autograde(lab).returncode for lab in chosen)

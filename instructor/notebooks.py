@@ -75,8 +75,9 @@ def tidy_sources(root: Path = ROOT) -> list[Path]:
     """Normalize and stamp every source notebook and the README in place; return what changed."""
     changed = []
     readme = root / "README.md"
-    if readme.exists() and stamped_readme(readme.read_text()) != readme.read_text():
-        readme.write_text(stamped_readme(readme.read_text()))
+    text = readme.read_text() if readme.exists() else ""
+    if stamped_readme(text) != text:
+        readme.write_text(stamped_readme(text))
         changed.append(readme)
     for lab in labs(root):
         path = source_notebook(lab, root)

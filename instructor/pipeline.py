@@ -174,9 +174,12 @@ def grade_table(rows: list[Grade]) -> str:
 
 
 # ------------------------------------------------------------------------------------ demo class
+def grade_id_of(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
 def solution_cell_ids(nb: nbformat.NotebookNode) -> list[str]:
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution")]
+    return [grade_id_of(c) for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
 
 
 def partial_submission(source: nbformat.NotebookNode, released: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -315,10 +318,6 @@ def find_submitted_notebook(folder: Path, lab: str) -> tuple[Path | None, str]:
                   + (f" (found {[c.name for c in candidates]})" if candidates else ""))
 
 
-def grade_id_of(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
 def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -> list[str]:
     """Undo what breaks nbgrader before it sees the notebook; returns notes on what was repaired.
 
@@ -423,8 +422,8 @@ def runtime_notes(autograded: Path) -> tuple[list[str], list[str]]:
         for out in cell.get("outputs", []):
             if out.get("output_type") != "error":
                 continue
-            if out.ename in ("CellTimeoutError", "TimeoutError") or "timeout" in out.evalue.lower() \
-                    and out.ename == "KeyboardInterrupt":
+            if out.ename in ("CellTimeoutError", "TimeoutError") or (
+                    out.ename == "KeyboardInterrupt" and "timeout" in out.evalue.lower()):
                 timed_out.append(label)
             elif "MemoryError" in out.ename or "OutOfMemory" in out.ename or "allocate" in out.evalue:
                 memory.append(label)
@@ -468,7 +467,7 @@ def autograde_student(lab: str, student: str, root: Path, limits: Limits | None 
         ensure_student(root, student, lab)
         return Outcome(student, lab, "tampering", "; ".join(map(str, findings[:5])), tuple(notes))
     notes += deleted_answers(nb, source)
-    status, detail = "graded", ""
+    status = "graded"
     for attempt in range(4):
         with tempfile.TemporaryDirectory(prefix="course-grading-") as tmp:
             code, output = run_nbgrader_autograde(lab, student, root, limits, Path(tmp))
@@ -498,7 +497,7 @@ def autograde_student(lab: str, student: str, root: Path, limits: Limits | None 
         notes.append(f"cell time limit hit in {', '.join(timed_out)}")
     if memory:
         notes.append(f"memory limit hit in {', '.join(memory)}")
-    return Outcome(student, lab, status, detail, tuple(notes))
+    return Outcome(student, lab, status, "", tuple(notes))
 
 
 def quarantine(root: Path, student: str, lab: str) -> Path:
