@@ -11,7 +11,7 @@ LAB ?=
 LABS_ARG := $(if $(LABS),--labs $(LABS))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv course execute references release collect class grade autograde feedback export tidy test clean
+.PHONY: help venv course execute references release collect class grade autograde feedback export mutants tidy test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -55,6 +55,9 @@ feedback: venv  ## feedback/ for every autograded submission (hidden tests remov
 
 export: venv  ## grades.csv and the grade table
 	$(PY) -m instructor export
+
+mutants: venv  ## grade the mutant library (tests/mutants/) against each lab's grade cells; per-lab table
+	$(PY) -m instructor mutants $(LABS_ARG)
 
 tidy: venv  ## strip outputs from source notebooks, stamp repository address (course_utils/course_info.py)
 	$(PY) -m instructor tidy

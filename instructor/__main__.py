@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     add("autograde", "plain nbgrader autograde of submitted/ (quick mode, limits from nbgrader_config.py)")
     add("feedback", "feedback/ HTML for every graded submission")
     add("export", "grades.csv and the grade table")
+    add("mutants", "grade every mutant of tests/mutants/<lab>.py through the lab's grade cells; print the table")
     add("tidy", "strip outputs from source notebooks and stamp repository address into setup cells and badges")
     args = parser.parse_args(argv)
     chosen = args.labs or labs()
@@ -93,6 +94,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {pipeline.export(ROOT)}\n")
         print(pipeline.grade_table(pipeline.grades(ROOT)))
         return 0
+    if args.step == "mutants":
+        from . import mutants
+
+        results = {}
+        for lab in chosen:
+            start = time.perf_counter()
+            results[lab] = mutants.run_lab(lab)
+            print(f"  {lab:28s} {len(results[lab]):3d} mutants in {time.perf_counter() - start:6.1f} s", flush=True)
+        print(mutants.table(results))
+        return 0 if all(r.caught for rs in results.values() for r in rs) else 1
     if args.step == "tidy":
         for path in tidy_sources():
             print(f"tidied {path.relative_to(ROOT)}")

@@ -9,3 +9,19 @@ if str(ROOT) not in sys.path:
 
 # Labs leave benchmark tables for their twin in a per-user cache; the tests keep theirs apart.
 os.environ.setdefault("COURSE_RESULTS_DIR", tempfile.mkdtemp(prefix="course-results-"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the mutant table (tests/test_mutants.py records one row per lab, also under xdist)."""
+    rows = []
+    for key in ("passed", "failed"):
+        for report in terminalreporter.stats.get(key, []):
+            if getattr(report, "when", "") == "call":
+                rows += [value for name, value in getattr(report, "user_properties", []) if name == "mutant_table"]
+    if rows:
+        terminalreporter.section("mutant library")
+        header = rows[0].splitlines()[0]
+        body = sorted(line for row in rows for line in row.splitlines()[1:] if not line.startswith("  "))
+        survivors = [line for row in rows for line in row.splitlines()[1:] if line.startswith("  ")]
+        for line in [header, *body, *survivors]:
+            terminalreporter.write_line(line)
