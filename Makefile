@@ -8,10 +8,13 @@ MODE ?= quick
 LABS ?=
 SUBMISSIONS ?=
 LAB ?=
+WORKERS ?=
+SCHEDULER ?=
+GRADE_ARGS := $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 LABS_ARG := $(if $(LABS),--labs $(LABS))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv course execute references release collect class grade autograde feedback export mutants tidy test clean
+.PHONY: help venv course execute references release collect class grade autograde feedback export bench-grading mutants tidy test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -42,10 +45,10 @@ collect: venv  ## LMS downloads -> submitted/ (SUBMISSIONS=folder LAB=pt01_batch
 
 class: venv  ## a real class in one go: SUBMISSIONS=<LMS download folder> LAB=<lab> -> collect, grade, feedback, grades.csv
 	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make class SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
-	$(PY) -m instructor class "$(SUBMISSIONS)" --labs $(LAB)
+	$(PY) -m instructor class "$(SUBMISSIONS)" --labs $(LAB) $(GRADE_ARGS)
 
-grade: venv  ## autograde each submission, feedback, grades.csv, summary of what happened
-	$(PY) -m instructor grade $(LABS_ARG)
+grade: venv  ## grade every submission in parallel (WORKERS=n, SCHEDULER=tcp://host:8786), resumable; feedback, grades.csv, report
+	$(PY) -m instructor grade $(LABS_ARG) $(GRADE_ARGS)
 
 autograde: venv  ## plain nbgrader autograde of submitted/ (always quick mode)
 	$(PY) -m instructor autograde $(LABS_ARG)
@@ -56,6 +59,9 @@ feedback: venv  ## feedback/ for every autograded submission (hidden tests remov
 export: venv  ## grades.csv and the grade table
 	$(PY) -m instructor export
 
+bench-grading: venv  ## grading throughput: plain nbgrader vs the course's grader at 1 and 2 workers (numbers only)
+	$(PY) benchmarks/grading.py $(if $(LAB),--lab $(LAB))
+
 mutants: venv  ## grade the mutant library (tests/mutants/) against each lab's grade cells; per-lab table
 	$(PY) -m instructor mutants $(LABS_ARG)
 
@@ -63,7 +69,7 @@ tidy: venv  ## strip outputs from source notebooks, stamp repository address (co
 	$(PY) -m instructor tidy
 
 test: venv  ## TEST COMMAND: unit tests, every lab in quick mode, release check, autograde end to end
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 clean:  ## remove build outputs (not .venv, not a real class's gradebook)
 	rm -rf build .pytest_cache

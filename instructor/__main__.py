@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,8 +12,9 @@ from .notebooks import ROOT, labs, tidy_sources
 
 
 def report(rows, outcomes) -> None:
+    run = pipeline.grade_class.last_run
     print(pipeline.grade_table(rows))
-    print(pipeline.summary(rows, outcomes))
+    print(pipeline.summary(rows, outcomes, seconds=run["seconds"], ran=run["ran"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("downloads", type=Path)
     p = add("class", "a folder of LMS downloads for one lab -> collected, graded, feedback, grades.csv, summary")
     p.add_argument("downloads", type=Path)
-    add("grade", "autograde every submission one by one, feedback, grades.csv, summary (nothing is lost)")
+    grading = [p, add("grade", "autograde every submission (in parallel, resumable), feedback, grades.csv, "
+                               "class report, summary (nothing is lost)")]
+    for g in grading:
+        g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="submissions graded at once on a local Dask cluster (default: every core)")
+        g.add_argument("--scheduler", default=None,
+                       help="address of an existing Dask scheduler (tcp://host:8786) to grade on instead")
+        g.add_argument("--no-resume", action="store_true", help="grade everything again, even unchanged files")
     add("autograde", "plain nbgrader autograde of submitted/ (quick mode, limits from nbgrader_config.py)")
     add("feedback", "feedback/ HTML for every graded submission")
     add("export", "grades.csv and the grade table")
@@ -65,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         demo = pipeline.BUILD / "demo_class"
         start = time.perf_counter()
         pipeline.build_demo_class(demo, chosen)
-        rows, outcomes = pipeline.grade_class(demo, chosen)
+        rows, outcomes = pipeline.grade_class(demo, chosen, workers=os.cpu_count() or 1)
         print(f"\nDemo class graded in {time.perf_counter() - start:.1f} s "
               f"(students: {', '.join(pipeline.DEMO_STUDENTS)})\n")
         report(rows, outcomes)
@@ -75,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.step in ("collect", "class"):
         if len(chosen) != 1:
             parser.error(f"{args.step} needs exactly one lab: --labs <lab>")
+        if chosen[0] not in labs():
+            print(f"error: unknown lab {chosen[0]!r}; the labs are: {', '.join(labs())}", file=sys.stderr)
+            return 2
         proc = pipeline.collect(args.downloads, chosen[0])
         skipped = pipeline.skipped_downloads(proc.stdout + proc.stderr)
         print(f"collected into submitted/ ({len(skipped)} file(s) skipped)")
@@ -83,8 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.step == "collect":
             return 0
     if args.step in ("class", "grade"):
-        report(*pipeline.grade_class(ROOT, chosen))
-        print("feedback/ and grades.csv written; details in grading.log")
+        try:
+            rows, outcomes = pipeline.grade_class(ROOT, chosen, workers=args.workers, scheduler=args.scheduler,
+                                                  resume=not args.no_resume)
+        except pipeline.CourseError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        report(rows, outcomes)
+        print("feedback/, grades.csv and class_report.html (+ score_histogram.png) written; details in grading.log")
         return 0
     if args.step == "autograde":
         return max(pipeline.autograde(lab).returncode for lab in chosen)

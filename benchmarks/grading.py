@@ -1,0 +1,81 @@
+"""Grading throughput on this machine: plain nbgrader vs the course's grader at 1 and 2 workers.
+
+    python benchmarks/grading.py [--lab pt01_batchnorm] [--students 8]   (or: make bench-grading)
+
+Builds a synthetic class of N submissions of one lab — correct, partial (first exercise only),
+untouched, one that kills its kernel (``os._exit``) and one with an infinite loop — and grades copies
+of it (1) with ``nbgrader autograde`` in one process (no protections, the baseline), (2) with
+``grade_class`` serially and (3) with ``grade_class`` on a 2-worker Dask LocalCluster. Prints wall
+time, submissions per minute and the 1 -> 2 worker scaling. Numbers only: nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import nbformat  # noqa: E402
+
+from instructor import pipeline  # noqa: E402
+from instructor.grading import Limits  # noqa: E402
+from instructor.notebooks import ROOT, dumps  # noqa: E402
+
+
+def build(root: Path, lab: str, n: int) -> Path:
+    """A class of ``n`` submissions cycling through correct / partial / untouched, plus a crash and a loop."""
+    shutil.copytree(ROOT / "source" / lab, root / "source" / lab)
+    pipeline.release(root, [lab])
+    source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
+    released = nbformat.read(root / "release" / lab / f"{lab}.ipynb", as_version=4)
+    kinds = [source, pipeline.partial_submission(source, released), released]
+    first = pipeline.solution_cell_ids(source)[0]
+    for i in range(n):
+        nb = nbformat.from_dict(kinds[i % 3])
+        if i == n - 2 or i == n - 1:  # the last two: a crash and a loop in the first answer
+            nb = nbformat.from_dict(source)
+            for cell in nb.cells:
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == first:
+                    cell.source = "import os; os._exit(1)" if i == n - 2 else "while True:\n    pass"
+        path = root / "submitted" / f"student{i:03d}" / lab / f"{lab}.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(dumps(nb))
+    return root
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab", default="pt01_batchnorm")
+    parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--cell-seconds", type=int, default=20, help="per-cell limit (the loop's cost)")
+    args = parser.parse_args()
+    limits = Limits(cell_seconds=args.cell_seconds, notebook_seconds=300)
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        template = build(Path(tmp) / "template", args.lab, args.students)
+        results = {}
+        for name in ("nbgrader autograde (serial, unprotected)", "grade_class, 1 worker", "grade_class, 2 workers"):
+            root = Path(tmp) / name.split(",")[-1].strip().replace(" ", "_").replace("(", "").replace(")", "")
+            shutil.copytree(template, root)
+            start = time.perf_counter()
+            if name.startswith("nbgrader"):
+                pipeline.nbgrader("autograde", args.lab, "--force", f"--Execute.timeout={args.cell_seconds}",
+                                  root=root, check=False)
+            else:
+                pipeline.grade_class(root, [args.lab], progress=False, limits=limits,
+                                     workers=1 if "1 worker" in name else 2)
+            results[name] = time.perf_counter() - start
+            print(f"{name:42s} {results[name]:7.1f} s  {args.students / results[name] * 60:6.1f} submissions/min",
+                  flush=True)
+        one, two = results["grade_class, 1 worker"], results["grade_class, 2 workers"]
+        print(f"scaling 1 -> 2 workers: {one / two:.2f}x (linear: 2.00x, ratio to linear {one / two / 2:.2f})")
+        print(f"per submission: nbgrader {results['nbgrader autograde (serial, unprotected)'] / args.students:.1f} s, "
+              f"course grader {one / args.students:.1f} s (1 worker), {two / args.students:.1f} s (2 workers)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

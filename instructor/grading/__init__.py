@@ -1,0 +1,16 @@
+"""Grading a class: the stages a submission walks through, one module each.
+
+``intake``  find the file, rename "Copy of …", check it is a notebook, repair what crashes nbgrader
+``scan``    static look at the student's cells before anything runs (tampering -> 0, never executed)
+``run``     ``nbgrader autograde`` in the sandbox kernel, in a temporary course folder of its own
+``record``  the single writer: gradebook, ``autograded/``, feedback placeholders, resume state
+``report``  grade table, summary with throughput, class report (per-exercise shares, histogram)
+
+``dispatch.grade_class`` drives them, serially or on Dask (``types`` holds what they pass around).
+"""
+from .dispatch import grade_class
+from .report import Grade, class_report, grade_table, grades, read_grades_csv, summary
+from .types import STATUSES, CourseError, Limits, Outcome, Task, TaskResult
+
+__all__ = ["STATUSES", "CourseError", "Grade", "Limits", "Outcome", "Task", "TaskResult", "class_report",
+           "grade_class", "grade_table", "grades", "read_grades_csv", "summary"]

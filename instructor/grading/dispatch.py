@@ -1,0 +1,136 @@
+"""The grading run: every submission through intake -> scan -> run -> record, then the report.
+
+Intake and scan are static and run here; the ``run`` stage — the expensive one — runs in-process when
+``workers`` is 1, and otherwise as Dask tasks: on a ``dask.distributed.LocalCluster`` with ``workers``
+workers, or on an existing cluster given by its scheduler address (Slurm through dask-jobqueue,
+Kubernetes, or ``dask-worker``s started by hand). Results come back to this process, the single
+writer, as they complete; each is recorded (gradebook, ``autograded/``, ``grading-state.json``)
+before the next, so a run that is killed loses at most the submissions in flight, and a run started
+again skips every submission already graded from the same file and the same source. A task whose
+worker dies is retried once; if it fails again the submission is recorded as crashed, never lost.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+
+from ..notebooks import labs
+from . import record, report
+from .intake import intake
+from .run import hidden_paths, run_task
+from .scan import scan
+from .types import Limits, Outcome, Task, TaskResult
+
+
+def _client(workers: int, scheduler: str | None):
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler), None
+    # Threads are enough locally: each task's work happens in its own nbgrader process and kernel.
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def grade_class(root: Path, only: list[str] | None = None, progress: bool = True, limits: Limits | None = None,
+                workers: int = 1, scheduler: str | None = None, resume: bool = True):
+    """Grade every submission of the chosen labs; returns ``(grades, outcomes)``.
+
+    Every submission ends with a gradebook row and an Outcome (see the module docstring). An
+    instructor-side fault (unknown lab, a source nbgrader cannot register) raises
+    :class:`~instructor.grading.types.CourseError` before any submission is touched.
+    """
+    from tqdm import tqdm
+
+    limits = limits or Limits()
+    chosen = only or labs(root)
+    registered = {lab: record.ensure_assignment(root, lab) for lab in chosen}
+    templates = {lab: db for lab, (db, _) in registered.items()}
+    released = {lab: nbformat.reads(text, as_version=4) for lab, (_, text) in registered.items()}
+    source_digest = {lab: record.digest(root / "source" / lab / f"{lab}.ipynb") for lab in chosen}
+    pairs = sorted((lab, p.parent.name) for lab in chosen for p in (root / "submitted").glob(f"*/{lab}"))
+    state = record.load_state(root) if resume else {}
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    tasks: list[Task] = []
+    for lab, student in pairs:
+        done = record.already_graded(state, root, lab, student, source_digest[lab])
+        if done is not None:
+            outcomes[(lab, student)] = done
+            continue
+        got = intake(root, lab, student, released[lab])
+        if got.nb is None:
+            outcome = Outcome(student, lab, "unreadable", got.unreadable, tuple(got.notes))
+        else:
+            source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
+            findings, deleted = scan(got.nb, source)
+            if findings:
+                outcome = Outcome(student, lab, "tampering", "; ".join(map(str, findings[:5])), tuple(got.notes))
+            else:
+                tasks.append(Task(lab, student, nbformat.writes(got.nb), templates[lab], limits,
+                                  hidden_paths(root, student)))
+                outcomes[(lab, student)] = Outcome(student, lab, "pending", "", tuple(got.notes + deleted))
+                continue
+        record.record_zero(root, student, lab)
+        outcomes[(lab, student)] = outcome
+        record.remember(state, root, outcome, source_digest[lab])
+
+    def finish(result: TaskResult) -> None:
+        before = outcomes[(result.lab, result.student)]
+        if result.neutralized is not None:
+            from .intake import quarantine
+
+            quarantine(root, result.student, result.lab).write_text(result.neutralized)
+        record.record_result(root, result)
+        outcome = Outcome(result.student, result.lab, result.status, result.detail,
+                          tuple(before.notes) + tuple(result.notes))
+        outcomes[(result.lab, result.student)] = outcome
+        record.remember(state, root, outcome, source_digest[result.lab])
+
+    start = time.perf_counter()
+    bar = tqdm(total=len(tasks), desc="grade", unit="submission", disable=not progress)
+    if workers <= 1 and not scheduler:
+        for task in tasks:
+            finish(run_task(task))
+            bar.update()
+    elif tasks:
+        from distributed import as_completed
+
+        client, cluster = _client(workers, scheduler)
+        try:
+            futures = {client.submit(run_task, task, key=f"grade-{task.lab}-{task.student}-{time.time_ns()}",
+                                     retries=1, pure=False): task for task in tasks}
+            for future in as_completed(futures):
+                task = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # the worker died twice, or the task itself failed
+                    result = TaskResult(task.lab, task.student, "crashed",
+                                        f"grading failed on the worker: {type(err).__name__}: {err}"[:300])
+                finish(result)
+                bar.update()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    bar.close()
+    seconds = time.perf_counter() - start
+    ordered = [outcomes[pair] for pair in pairs]
+    with (root / "grading.log").open("w") as log:
+        for lab in chosen:
+            proc = record.feedback(lab, root)
+            log.write(f"### generate_feedback {lab} (exit {proc.returncode})\n{proc.stdout}{proc.stderr}\n")
+        for outcome in ordered:
+            log.write(f"{outcome.lab} {outcome.student}: {outcome.status} {outcome.detail} {list(outcome.notes)}\n")
+            if not (root / "autograded" / outcome.student / outcome.lab / f"{outcome.lab}.ipynb").exists():
+                record.placeholder_feedback(outcome, root)
+    record.export(root)
+    rows = report.grades(root)
+    if pairs:
+        report.class_report(root, chosen, rows)
+    grade_class.last_run = {"seconds": seconds, "ran": len(tasks)}
+    return rows, ordered
+
+
+grade_class.last_run = {"seconds": 0.0, "ran": 0}

@@ -1,0 +1,159 @@
+"""Stage 1, intake: find the submission, check it is a notebook, repair what would crash nbgrader.
+
+Takes a course folder, a lab and a student; gives an :class:`Intake`: the notebook to grade (or None
+with the reason it is unreadable) and notes on what was renamed or repaired. The file as handed in is
+kept in ``quarantine/`` before anything rewrites it. Nothing here runs student code.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..notebooks import dumps
+
+
+@dataclass
+class Intake:
+    path: Path | None
+    nb: nbformat.NotebookNode | None
+    notes: list = field(default_factory=list)
+    unreadable: str = ""
+
+
+def grade_id_of(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def solution_cell_ids(nb: nbformat.NotebookNode) -> list[str]:
+    return [grade_id_of(c) for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def submission_path(root: Path, student: str, lab: str) -> Path:
+    return root / "submitted" / student / lab / f"{lab}.ipynb"
+
+
+def find_submitted_notebook(folder: Path, lab: str) -> tuple[Path | None, str]:
+    """The lab notebook in a student's folder, renaming a lone 'Copy of …'/'… (1)' to the canonical name."""
+    canonical = folder / f"{lab}.ipynb"
+    if canonical.exists():
+        return canonical, ""
+    candidates = sorted(folder.glob("*.ipynb"))
+    if len(candidates) == 1:
+        candidates[0].rename(canonical)
+        return canonical, f"renamed {candidates[0].name!r} to {canonical.name!r}"
+    return None, (f"no notebook {canonical.name!r} in the submission"
+                  + (f" (found {[c.name for c in candidates]})" if candidates else ""))
+
+
+def quarantine(root: Path, student: str, lab: str) -> Path:
+    """Keep the submission as handed in (once) under quarantine/ before the grader changes it."""
+    path = submission_path(root, student, lab)
+    original = root / "quarantine" / student / lab / f"{lab}.ipynb"
+    original.parent.mkdir(parents=True, exist_ok=True)
+    if not original.exists():
+        shutil.copy2(path, original)
+    return path
+
+
+def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -> list[str]:
+    """Undo what breaks nbgrader before it sees the notebook; returns notes on what was repaired.
+
+    * duplicated cells: the last copy counts (see below);
+    * nbgrader metadata without a ``grade_id`` (pasted or edited cells) is dropped: nbgrader would
+      stop with ``KeyError: 'grade_id'``;
+    * a cell of the release whose type the student changed gets its type back (nbgrader fails on a
+      raw cell and only handles code/markdown);
+    * every locked cell of the release that the submission lacks is put back after its predecessor.
+      nbgrader's ``add_missing_cells`` only re-inserts graded cells and crashes (KeyError) when the
+      cell before a deleted test is a locked helper cell rather than a solution or test cell.
+    """
+    kinds = {grade_id_of(c): c.cell_type for c in released.cells if grade_id_of(c)}
+    locked = {grade_id_of(c) for c in released.cells if c.metadata.get("nbgrader", {}).get("locked")}
+    # Duplicates: the last copy counts. Earlier copies of a locked cell go (the gradebook's version
+    # runs); earlier copies of an answer stay as plain student code. (nbgrader's DeduplicateIds
+    # leaves them with empty nbgrader metadata, which its add_missing_cells then trips over.)
+    seen, doubled, kept = set(), [], []
+    for cell in reversed(nb.cells):
+        grade_id = grade_id_of(cell)
+        if grade_id and grade_id in seen:
+            doubled.append(grade_id)
+            if grade_id in locked:
+                continue
+            del cell.metadata["nbgrader"]
+        seen.add(grade_id)
+        kept.append(cell)
+    nb.cells = kept[::-1]
+    dropped, retyped = 0, []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is not None and not meta.get("grade_id"):
+            del cell.metadata["nbgrader"]
+            dropped += 1
+        wanted = kinds.get(grade_id_of(cell))
+        if wanted and cell.cell_type != wanted:
+            retyped.append(grade_id_of(cell))
+            cell.cell_type = wanted
+            if wanted == "code":
+                cell.outputs, cell.execution_count = [], None
+            else:
+                cell.pop("outputs", None), cell.pop("execution_count", None)
+    present = {grade_id_of(c) for c in nb.cells}
+    order = [grade_id_of(c) for c in released.cells]
+    restored = []
+    for index, cell in enumerate(released.cells):
+        grade_id = grade_id_of(cell)
+        if grade_id is None or grade_id in present or not cell.metadata["nbgrader"].get("locked"):
+            continue
+        earlier = set(order[:index])
+        position = max((j + 1 for j, c in enumerate(nb.cells) if grade_id_of(c) in earlier), default=0)
+        copy = nbformat.from_dict(cell)
+        copy["id"] = f"restored-{grade_id.replace('_', '-')}"
+        nb.cells.insert(position, copy)
+        present.add(grade_id)
+        restored.append(grade_id)
+    notes = []
+    if doubled:
+        notes.append(f"duplicated cells (the last copy counts): {', '.join(sorted(set(doubled)))}")
+    if restored:
+        notes.append(f"restored deleted locked cells: {', '.join(restored)}")
+    if retyped:
+        notes.append(f"cell type changed back: {', '.join(retyped)}")
+    if dropped:
+        notes.append(f"ignored nbgrader metadata without grade_id on {dropped} cell(s)")
+    return notes
+
+
+def deleted_answers(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
+    """Answers the student deleted (their tests will fail)."""
+    present = {grade_id_of(c) for c in nb.cells}
+    absent = [g for g in solution_cell_ids(source) if g not in present]
+    return [f"solution cells deleted (their tests fail): {', '.join(absent)}"] if absent else []
+
+
+def intake(root: Path, lab: str, student: str, released: nbformat.NotebookNode) -> Intake:
+    """Find, read and repair one submission against the lab's student version ``released``."""
+    from ..safety import check_readable
+
+    notes = []
+    path, why = find_submitted_notebook(root / "submitted" / student / lab, lab)
+    if why:
+        notes.append(why)
+    if path is None:
+        return Intake(None, None, [], why)
+    text = path.read_text(errors="replace")
+    nb, unreadable = check_readable(text)
+    if nb is None:
+        return Intake(path, None, notes, unreadable)
+    repaired = json.loads(dumps(nb)) != json.loads(text)
+    if repaired:
+        notes.append("notebook format repaired (ids, schema)")
+    repairs = repair_structure(nb, released)
+    notes += repairs
+    if repaired or repairs:
+        quarantine(root, student, lab)
+        path.write_text(dumps(nb))
+    return Intake(path, nb, notes)

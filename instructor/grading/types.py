@@ -1,0 +1,60 @@
+"""What the grading stages hand each other (plain dataclasses, picklable for Dask)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STATUSES = ("graded", "timed out", "crashed", "unreadable", "tampering")
+
+
+class CourseError(RuntimeError):
+    """An instructor-side fault (unknown lab, broken or stale source): the run stops once, with advice."""
+
+
+@dataclass
+class Outcome:
+    """What happened to one submission. ``status`` is one of STATUSES; ``notes`` say what was done."""
+    student: str
+    lab: str
+    status: str
+    detail: str = ""
+    notes: tuple = ()
+
+
+@dataclass
+class Limits:
+    """What student code may use while it is graded (see README, 'Grading safely')."""
+    notebook_seconds: float = 900   # the whole notebook
+    cell_seconds: int | None = None  # one cell; None: Execute.timeout of nbgrader_config.py (120 s)
+    memory_mb: int = 12288          # address space of the kernel (torch + TF need ~4 GB of it)
+    file_mb: int = 1024             # largest file the kernel may write
+    isolate: bool = True            # hide the gradebook, source/ and other students' work
+
+
+@dataclass
+class Task:
+    """One (student, lab) to run, self-contained so that any Dask worker can run it.
+
+    ``notebook`` is the submission after intake; ``template_db`` a gradebook that knows only this lab
+    (bytes of an SQLite file); ``hide`` extra paths of the course folder the kernel must not see.
+    """
+    lab: str
+    student: str
+    notebook: str
+    template_db: bytes
+    limits: Limits
+    hide: list = field(default_factory=list)
+
+
+@dataclass
+class TaskResult:
+    """What a worker hands back to the single writer: the outcome, and what to record."""
+    lab: str
+    student: str
+    status: str
+    detail: str = ""
+    notes: list = field(default_factory=list)
+    autograded: str | None = None         # the autograded notebook (text) when nbgrader finished
+    scores: dict = field(default_factory=dict)    # grade cell -> (auto_score, needs_manual_grade)
+    comments: dict = field(default_factory=dict)  # solution cell -> auto_comment
+    neutralized: str | None = None        # the submission with a kernel-killing cell replaced
+    seconds: float = 0.0
