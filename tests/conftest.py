@@ -10,6 +10,26 @@ if str(ROOT) not in sys.path:
 # Labs leave benchmark tables for their twin in a per-user cache; the tests keep theirs apart.
 os.environ.setdefault("COURSE_RESULTS_DIR", tempfile.mkdtemp(prefix="course-results-"))
 
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """``graded_class(lab)``: the lab's hostile classroom (tests/classroom.py), graded once per session.
+
+    Tests that use it are grouped per lab (``xdist_group``, run with ``--dist loadgroup``), so each
+    lab's class is graded by one pytest worker, once.
+    """
+    from classroom import grade_hostile_class
+
+    cache = {}
+
+    def get(lab):
+        if lab not in cache:
+            cache[lab] = grade_hostile_class(lab, tmp_path_factory.mktemp(lab))
+        return cache[lab]
+    return get
+
 
 def pytest_terminal_summary(terminalreporter):
     """Print the mutant table (tests/test_mutants.py records one row per lab, also under xdist)."""

@@ -6,159 +6,21 @@ what the work earned (tampering earns nothing) and the report line says what hap
 sandbox's runtime limits (infinite loop, kernel death, segfault, memory) run against one lab per
 framework, since they test the grading machinery rather than a lab's content.
 """
-import copy
-import json
-import re
-
-import nbformat
 import pytest
 
-from instructor import pipeline
-from instructor.notebooks import ROOT, labs
-from instructor.safety import locked_context
+from classroom import TAMPERING, UNREADABLE, Lab, build_class, dump, grade, report_line
+from instructor.notebooks import labs
 
 LABS = labs()
 RUNTIME_LABS = [lab for lab in ("pt01_batchnorm", "tf01_batchnorm") if lab in LABS]
-LIMITS = pipeline.Limits(cell_seconds=40, notebook_seconds=400)
-
-
-# ----------------------------------------------------------------------------------- building cases
-class Lab:
-    """A lab's notebooks and the facts the expectations need."""
-
-    def __init__(self, lab):
-        self.id = lab
-        self.source = nbformat.read(ROOT / "source" / lab / f"{lab}.ipynb", as_version=4)
-        self.release = nbformat.read(ROOT / "release" / lab / f"{lab}.ipynb", as_version=4)
-        self.solutions = pipeline.solution_cell_ids(self.source)
-        self.full = sum(c.metadata["nbgrader"].get("points", 0) for c in self.source.cells
-                        if c.metadata.get("nbgrader", {}).get("grade"))
-        after_last, seen = 0, False
-        for c in self.source.cells:
-            meta = c.metadata.get("nbgrader", {})
-            seen = seen or meta.get("grade_id") == self.solutions[-1]
-            after_last += meta.get("points", 0) if seen and meta.get("grade") else 0
-        self.last_exercise_points = after_last  # grade cells after the last solution cell
-        self.helper = sorted(locked_context(self.source)[1])[0]
-        self.torch = lab.startswith("pt")
-
-    def solved(self):
-        return copy.deepcopy(self.source)
-
-    def cell(self, nb, grade_id):
-        return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-    def with_last_solution(self, prefix="", suffix=""):
-        nb = self.solved()
-        cell = self.cell(nb, self.solutions[-1])
-        cell.source = prefix + cell.source + suffix
-        return nb
-
-
-def dump(nb):
-    return nbformat.writes(nb, version=nbformat.NO_CONVERT)
-
-
-def messy_but_correct(lab: Lab) -> tuple[str, str]:
-    """Everything a real classroom does to a correct notebook, at once; it must still score full marks."""
-    nb = lab.solved()
-    nb.metadata = {"colab": {"provenance": [], "name": f"Copy of {lab.id}.ipynb"}, "accelerator": "GPU",
-                   "language_info": {"name": "python"}}  # Colab: no kernelspec
-    nb.nbformat_minor = 4  # an older minor version: no cell ids
-    for cell in nb.cells:
-        cell.pop("id", None)
-        cell.metadata["colab"] = {"base_uri": "https://localhost:8080/"}
-        cell.metadata["outputId"] = "3f2a"
-    first_test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
-    first_solution = lab.cell(nb, lab.solutions[0])
-    # a framework-style warning raised from the student's own code while the tests run
-    first_solution.source = re.sub(r"(\n([ \t]*)### BEGIN SOLUTION\n)",
-                                   r'\1\2import warnings; warnings.warn("this API is deprecated", UserWarning)\n',
-                                   first_solution.source, count=1)
-    first_solution.source = "import warnings\n" + first_solution.source
-    # obfuscated reads of what the sandbox hides (the scan cannot see them), and megabytes of output
-    probe = nbformat.v4.new_code_cell(
-        "p = ''.join(map(chr, [46, 46, 47, 46, 46, 47, 46, 46, 47]))\n"
-        "import pathlib\n"
-        "print('hidden-bytes', len(pathlib.Path(p + 'grade' + 'book.db').read_bytes()),\n"
-        "      'hidden-entries', len(list(pathlib.Path(p + 'sour' + 'ce').iterdir())))\n"
-        "print('x' * 3_000_000)")
-    cells = []
-    for cell in nb.cells:
-        if cell is first_test:
-            continue  # deleted test cell: nbgrader restores it
-        cells.append(cell)
-        if cell is first_solution:
-            cells.append(copy.deepcopy(cell))  # duplicated
-            cells.append(nbformat.v4.new_markdown_cell("my notes"))
-            cells.append(probe)
-    retyped = lab.cell(nb, "setup")
-    retyped.cell_type = "raw"
-    retyped.pop("outputs", None), retyped.pop("execution_count", None)
-    nb.cells = cells
-    return f"Copy of {lab.id}.ipynb", json.dumps(nb)
-
-
-TAMPERING = {
-    "patch-comparison": lambda lab: (
-        "import torch\ntorch.testing.assert_close = lambda *args, **kwargs: None\n" if lab.torch else
-        "import numpy as np\nnp.testing.assert_allclose = lambda *args, **kwargs: None\n"),
-    "patch-framework-check": lambda lab: (
-        "torch.allclose = lambda *args, **kwargs: True\n" if lab.torch else
-        "import tensorflow as tf\ntf.debugging.assert_near = lambda *args, **kwargs: None\n"),
-    "always-equal": lambda lab: ("class Anything:\n    def __eq__(self, other):\n        return True\n"),
-    "overwrite-helper": lambda lab: f"def {lab.helper}(*args, **kwargs):\n    return None\n",
-    "read-gradebook": lambda lab: "hidden = open('../../../gradebook.db', 'rb').read()\n",
-    "read-source": lambda lab: f"hidden = open('../../../source/{lab.id}/{lab.id}.ipynb').read()\n",
-    "detect-autograder": lambda lab: "import os\nGRADING = 'NBGRADER_EXECUTION' in os.environ\n",
-    "patch-builtins": lambda lab: "import builtins\nbuiltins.AssertionError = Warning\n",
-}
-UNREADABLE = {"empty-file": "", "malformed-json": '{"cells": [{"cell_type": ',
-              "not-a-notebook": "%PDF-1.4 binary junk \x00\x01"}
-
-
-def build_class(tmp_path, lab, submissions):
-    """A course folder with the lab released and ``submissions`` = {student: (file name, text)}."""
-    import shutil
-
-    root = tmp_path / "class"
-    shutil.copytree(ROOT / "source" / lab, root / "source" / lab)
-    pipeline.release(root, [lab])
-    for student, (name, text) in submissions.items():
-        folder = root / "submitted" / student / lab
-        folder.mkdir(parents=True)
-        (folder / name).write_text(text)
-    return root
-
-
-def grade(root, lab):
-    rows, outcomes = pipeline.grade_class(root, [lab], progress=False, limits=LIMITS)
-    scores = {g.student: g.score for g in rows}
-    by_student = {o.student: o for o in outcomes}
-    report = pipeline.summary(rows, outcomes)
-    csv_students = {r["student_id"] for r in pipeline.read_grades_csv(root / "grades.csv")}
-    for student in by_student:  # nothing is lost
-        assert student in csv_students, f"{student} has no row in grades.csv"
-        assert (root / "feedback" / student / lab / f"{lab}.html").exists(), f"{student} has no feedback"
-    return scores, by_student, report
-
-
-def report_line(report, lab, student):
-    lines = [ln for ln in report.splitlines() if ln.strip().startswith(f"{lab} {student}:")]
-    assert lines, f"no report line for {student}:\n{report}"
-    return lines[0]
+BY_LAB = [pytest.param(lab, marks=pytest.mark.xdist_group(lab)) for lab in LABS]
 
 
 # ----------------------------------------------------------------------------------- the tests
-@pytest.mark.parametrize("lab_id", LABS)
-def test_unreadable_and_tampered_submissions_earn_zero_without_running(lab_id, tmp_path):
-    lab = Lab(lab_id)
-    submissions = {name: (f"{lab_id}.ipynb", text) for name, text in UNREADABLE.items()}
-    for name, make in TAMPERING.items():
-        nb = lab.with_last_solution(prefix=make(lab))
-        submissions[name] = (f"{lab_id}.ipynb", dump(nb))
-    root = build_class(tmp_path, lab_id, submissions)
-    scores, outcomes, report = grade(root, lab_id)
+@pytest.mark.parametrize("lab_id", BY_LAB)
+def test_unreadable_and_tampered_submissions_earn_zero_without_running(lab_id, graded_class):
+    graded = graded_class(lab_id)
+    lab, root, scores, outcomes, report = graded.lab, graded.root, graded.scores, graded.outcomes, graded.report
     for name in UNREADABLE:
         assert outcomes[name].status == "unreadable" and scores[name] == 0, report
         assert "UNREADABLE - unreadable" in report_line(report, lab_id, name)
@@ -170,15 +32,10 @@ def test_unreadable_and_tampered_submissions_earn_zero_without_running(lab_id, t
     assert f"unreadable: {len(UNREADABLE)}, tampering: {len(TAMPERING)}" in report.splitlines()[0]
 
 
-@pytest.mark.parametrize("lab_id", LABS)
-def test_messy_and_incomplete_submissions_are_graded_on_their_merit(lab_id, tmp_path):
-    lab = Lab(lab_id)
-    no_last = lab.solved()
-    no_last.cells = [c for c in no_last.cells if c.metadata.get("nbgrader", {}).get("grade_id") != lab.solutions[-1]]
-    submissions = {"messy": messy_but_correct(lab),
-                   "deleted-solution": (f"{lab_id} (1).ipynb", dump(no_last))}
-    root = build_class(tmp_path, lab_id, submissions)
-    scores, outcomes, report = grade(root, lab_id)
+@pytest.mark.parametrize("lab_id", BY_LAB)
+def test_messy_and_incomplete_submissions_are_graded_on_their_merit(lab_id, graded_class):
+    graded = graded_class(lab_id)
+    lab, root, scores, outcomes, report = graded.lab, graded.root, graded.scores, graded.outcomes, graded.report
 
     messy = report_line(report, lab_id, "messy")
     assert scores["messy"] == lab.full, report
