@@ -1,0 +1,73 @@
+"""Plausible wrong answers to tf02's exercises; each must lose points (tests/test_mutants.py)."""
+
+_LN_STATS = """        mean = ops.mean(inputs, axis=-1, keepdims=True)
+        centred = inputs - mean
+        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+        outputs = centred * ops.rsqrt(variance + self.epsilon)"""
+_LN_AFFINE = """        if self.gamma is not None:
+            outputs = outputs * self.gamma
+        if self.beta is not None:
+            outputs = outputs + self.beta
+        return outputs"""
+_RMS_BODY = """        mean_square = ops.mean(ops.square(inputs), axis=-1, keepdims=True)
+        outputs = inputs * ops.rsqrt(mean_square + self.epsilon)"""
+
+MUTANTS = [
+    # ---------------------------------------------------------------- Exercise 1: MyLayerNorm
+    dict(name="delegates to keras.ops.layer_normalization", cell="my_layernorm",
+         replace=[(_LN_STATS + "\n" + _LN_AFFINE,
+                   "        return ops.layer_normalization(inputs, self.gamma, self.beta, axis=-1, epsilon=self.epsilon)")]),
+    dict(name="delegates to keras.layers.LayerNormalization (built inside call)", cell="my_layernorm",
+         replace=[(_LN_STATS, "        outputs = keras.layers.LayerNormalization(axis=-1, epsilon=self.epsilon, center=False,"
+                              " scale=False)(inputs)")]),
+    dict(name="tf.nn.moments + tf.nn.batch_normalization over the last axis", cell="my_layernorm",
+         replace=[(_LN_STATS + "\n" + _LN_AFFINE,
+                   "        mean, variance = tf.nn.moments(inputs, axes=[-1], keepdims=True)\n"
+                   "        return tf.nn.batch_normalization(inputs, mean, variance, self.beta, self.gamma, self.epsilon)")]),
+    dict(name="unbiased variance (divided by d - 1)", cell="my_layernorm",
+         replace=[("variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)",
+                   "variance = ops.sum(ops.square(centred), axis=-1, keepdims=True) / (self.dim - 1)")]),
+    dict(name="epsilon added outside the square root", cell="my_layernorm",
+         replace=[("outputs = centred * ops.rsqrt(variance + self.epsilon)",
+                   "outputs = centred / (ops.sqrt(variance) + self.epsilon)")]),
+    dict(name="epsilon missing", cell="my_layernorm",
+         replace=[("outputs = centred * ops.rsqrt(variance + self.epsilon)", "outputs = centred * ops.rsqrt(variance)")]),
+    dict(name="per-batch statistics (axis 0) instead of per token", cell="my_layernorm",
+         replace=[("mean = ops.mean(inputs, axis=-1, keepdims=True)", "mean = ops.mean(inputs, axis=0, keepdims=True)"),
+                  ("variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)",
+                   "variance = ops.mean(ops.square(centred), axis=0, keepdims=True)")]),
+    dict(name="statistics over every non-batch axis (sequence and features)", cell="my_layernorm",
+         replace=[("mean = ops.mean(inputs, axis=-1, keepdims=True)",
+                   "mean = ops.mean(inputs, axis=tuple(range(1, len(inputs.shape))), keepdims=True)"),
+                  ("variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)",
+                   "variance = ops.mean(ops.square(centred), axis=tuple(range(1, len(inputs.shape))), keepdims=True)")]),
+    dict(name="gamma and beta not trainable", cell="my_layernorm",
+         replace=[('initializer="ones")', 'initializer="ones", trainable=False)'),
+                  ('initializer="zeros")', 'initializer="zeros", trainable=False)')]),
+    # ---------------------------------------------------------------- Exercise 2: MyRMSNorm
+    dict(name="delegates to keras.ops.rms_normalization", cell="my_rmsnorm",
+         replace=[(_RMS_BODY, "        outputs = ops.rms_normalization(inputs, axis=-1, epsilon=self.epsilon)")]),
+    dict(name="delegates to keras.layers.RMSNormalization (built inside call)", cell="my_rmsnorm",
+         replace=[(_RMS_BODY, "        outputs = keras.layers.RMSNormalization(axis=-1, epsilon=self.epsilon)(inputs)")]),
+    dict(name="LayerNorm's centring kept (mean subtracted)", cell="my_rmsnorm",
+         replace=[(_RMS_BODY, "        inputs = inputs - ops.mean(inputs, axis=-1, keepdims=True)\n" + _RMS_BODY)]),
+    dict(name="sum of squares instead of the mean", cell="my_rmsnorm",
+         replace=[("mean_square = ops.mean(ops.square(inputs), axis=-1, keepdims=True)",
+                   "mean_square = ops.sum(ops.square(inputs), axis=-1, keepdims=True)")]),
+    dict(name="epsilon added to the root, outside the square root", cell="my_rmsnorm",
+         replace=[("outputs = inputs * ops.rsqrt(mean_square + self.epsilon)",
+                   "outputs = inputs / (ops.sqrt(mean_square) + self.epsilon)")]),
+    dict(name="epsilon missing (RMSNorm)", cell="my_rmsnorm",
+         replace=[("outputs = inputs * ops.rsqrt(mean_square + self.epsilon)", "outputs = inputs * ops.rsqrt(mean_square)")]),
+    dict(name="per-batch mean square (axis 0) instead of per token", cell="my_rmsnorm",
+         replace=[("mean_square = ops.mean(ops.square(inputs), axis=-1, keepdims=True)",
+                   "mean_square = ops.mean(ops.square(inputs), axis=0, keepdims=True)")]),
+    dict(name="gamma not trainable", cell="my_rmsnorm",
+         replace=[('initializer="ones")', 'initializer="ones", trainable=False)')]),
+    # ---------------------------------------------------------------- Exercise 3: achieved_bandwidth
+    dict(name="counts only the read", cell="achieved_bandwidth",
+         replace=[("return 2 * n_elements *", "return n_elements *")]),
+    dict(name="4 bytes per element hard-coded", cell="achieved_bandwidth",
+         replace=[("tf.as_dtype(dtype).size", "4")]),
+    dict(name="GiB/s instead of GB/s", cell="achieved_bandwidth", replace=[("/ 1e9", "/ 2**30")]),
+]
