@@ -1,0 +1,48 @@
+"""Plausible wrong answers to tf05 (AdaIN as a channels-last Keras layer); each must lose points."""
+
+_C_MEAN = "c_mean = ops.mean(content, axis=(1, 2), keepdims=True)"
+_C_VAR = "c_var = ops.var(content, axis=(1, 2), keepdims=True)"
+_S_MEAN = "s_mean = ops.mean(style, axis=(1, 2), keepdims=True)"
+_S_STD = "s_std = ops.sqrt(ops.var(style, axis=(1, 2), keepdims=True))"
+_OUT = "return s_std * (content - c_mean) / ops.sqrt(c_var + self.eps) + s_mean"
+
+
+def _axes(axes):
+    return [(old, old.replace("axis=(1, 2)", f"axis={axes}")) for old in (_C_MEAN, _C_VAR, _S_MEAN, _S_STD)]
+
+
+MUTANTS = [
+    # Exercise 1: the AdaIN layer
+    dict(name="channels-first axes (2, 3) copied from PyTorch", cell="adain_layer", replace=_axes("(2, 3)")),
+    dict(name="statistics over the channel axis (per position)", cell="adain_layer", replace=_axes("-1")),
+    dict(name="statistics over the batch too (0, 1, 2)", cell="adain_layer", replace=_axes("(0, 1, 2)")),
+    dict(name="unbiased variance for content and style", cell="adain_layer",
+         replace=[(_C_VAR, _C_VAR + " * (content.shape[1] * content.shape[2]) / (content.shape[1] * content.shape[2] - 1)"),
+                  (_S_STD, "s_std = ops.sqrt(ops.var(style, axis=(1, 2), keepdims=True) * (style.shape[1] * style.shape[2])"
+                           " / (style.shape[1] * style.shape[2] - 1))")]),
+    dict(name="eps outside the square root", cell="adain_layer",
+         replace=[("ops.sqrt(c_var + self.eps)", "(ops.sqrt(c_var) + self.eps)")]),
+    dict(name="the handout's layer (1e-5 added to both stds, outside the square roots)", cell="adain_layer",
+         replace=[(_OUT, "return (s_std + 1e-5) * (content - c_mean) / (ops.sqrt(c_var) + 1e-5) + s_mean")]),
+    dict(name="eps hard-coded to 1e-5 instead of self.eps", cell="adain_layer",
+         replace=[("ops.sqrt(c_var + self.eps)", "ops.sqrt(c_var + 1e-5)")]),
+    dict(name="content's std used as the scale", cell="adain_layer",
+         replace=[("return s_std * (content", "return ops.sqrt(c_var) * (content")]),
+    dict(name="content's mean kept as the shift", cell="adain_layer",
+         replace=[("/ ops.sqrt(c_var + self.eps) + s_mean", "/ ops.sqrt(c_var + self.eps) + c_mean")]),
+    # Exercise 2: style_loss
+    dict(name="std without eps (NaN gradient at dead ReLU channels)", cell="style_loss",
+         replace=[("g_std = ops.sqrt(ops.var(g, axis=(1, 2)) + eps)", "g_std = ops.sqrt(ops.var(g, axis=(1, 2)))"),
+                  ("s_std = ops.sqrt(ops.var(s, axis=(1, 2)) + eps)", "s_std = ops.sqrt(ops.var(s, axis=(1, 2)))")]),
+    dict(name="channels-first axes (2, 3)", cell="style_loss",
+         replace=[("axis=(1, 2)", "axis=(2, 3)")]),
+    dict(name="statistics pooled over the batch", cell="style_loss",
+         replace=[("axis=(1, 2)", "axis=(0, 1, 2)")]),
+    dict(name="variance matched instead of std", cell="style_loss",
+         replace=[("ops.mean(ops.square(g_std - s_std))", "ops.mean(ops.square(g_std ** 2 - s_std ** 2))")]),
+    dict(name="only the last layer counted", cell="style_loss",
+         replace=[("total = total + ops.mean", "total = ops.mean")]),
+    dict(name="sum over channels instead of the mean", cell="style_loss",
+         replace=[("ops.mean(ops.square(g_mean - s_mean)) + ops.mean(ops.square(g_std - s_std))",
+                   "ops.sum(ops.square(g_mean - s_mean)) + ops.sum(ops.square(g_std - s_std))")]),
+]
