@@ -23,7 +23,6 @@ import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import nbformat
 
