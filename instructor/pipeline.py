@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 
 from .grading import record as grading_record
-from .grading.intake import grade_id_of, solution_cell_ids  # noqa: F401
+from .grading.intake import solution_cell_ids  # noqa: F401  (re-exported for the tests)
 from .notebooks import ROOT, dumps, labs, source_notebook
 
 BUILD = ROOT / "build"
-NBGRADER = [sys.executable, "-m", "nbgrader"]
 
 
 # ---------------------------------------------------------------- executing the solution notebooks
@@ -50,7 +48,7 @@ def reference_parameters(lab: str, reference_dir: Path | None) -> dict:
 
 
 # ------------------------------------------------------------------------------------ nbgrader
-from .grading.run import check_config_loaded, nbgrader, tool_env  # noqa: E402,F401  (one nbgrader runner)
+from .grading.run import nbgrader  # noqa: E402  (the one nbgrader runner, shared with the grading stages)
 
 
 def release(root: Path = ROOT, only: list[str] | None = None) -> list[Path]:
