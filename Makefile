@@ -12,43 +12,62 @@ WORKERS ?=
 SCHEDULER ?=
 GRADE_ARGS := $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 LABS_ARG := $(if $(LABS),--labs $(LABS))
+# Debian packages the course uses beyond Python: headless Chromium and its driver (tests/test_browser.py)
+# and bubblewrap (the grading sandbox). `make system-packages` installs the missing ones with apt-get
+# when it runs as root; otherwise it says so in one line and the work goes on without them.
+SYSTEM_PACKAGES := chromium chromium-driver bubblewrap
+LOGS := build/logs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv course execute references release collect class grade autograde feedback export bench-grading mutants tidy test clean
+.PHONY: help venv system-packages course execute references release collect class grade autograde feedback export bench-grading mutants tidy test clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 17
 
 $(VENV)/.installed: requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
-	touch $@
+	@mkdir -p $(LOGS)
+	@echo "installing $(VENV) from requirements.txt (log: $(LOGS)/venv.log)"
+	@{ $(PYTHON) -m venv $(VENV) \
+	  && $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt \
+	  && $(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e . ; } > $(LOGS)/venv.log 2>&1 \
+	  || { tail -n 30 $(LOGS)/venv.log; echo "installing $(VENV) failed: see $(LOGS)/venv.log"; exit 1; }
+	@touch $@
 
 venv: $(VENV)/.installed  ## create .venv with the pinned versions (requirements.txt)
 
-course: venv  ## MAIN JOB: execute solutions (MODE=quick|full), release, grade the demo class
-	$(PY) -m instructor course --mode $(MODE) $(LABS_ARG)
+system-packages:  ## Debian packages: chromium chromium-driver (browser test), bubblewrap (grading sandbox); apt-get as root
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	missing=$$(echo $$missing); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "system packages: $$missing missing; installing needs root and apt-get, going on without (tests that need them skip, or fail under CI)"; \
+	  exit 0; fi; \
+	mkdir -p $(LOGS); echo "system packages: installing $$missing with apt-get (log: $(LOGS)/apt.log)"; \
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; } > $(LOGS)/apt.log 2>&1 \
+	  || echo "system packages: apt-get failed (see $(LOGS)/apt.log); going on without $$missing"
+
+course: venv system-packages  ## MAIN JOB: execute solutions (MODE=quick|full), release, grade the demo class
+	@$(PY) -m instructor course --mode $(MODE) $(LABS_ARG)
 
 execute: venv  ## run solution notebooks into build/executed/ (MODE=quick|full, LABS="pt01_batchnorm ...")
-	$(PY) -m instructor execute --mode $(MODE) $(LABS_ARG)
+	@$(PY) -m instructor execute --mode $(MODE) $(LABS_ARG)
 
 references: venv  ## regenerate cross-framework artifacts in course_utils/references/
-	$(PY) -m instructor references $(LABS_ARG)
+	@$(PY) -m instructor references $(LABS_ARG)
 
 release: venv  ## nbgrader generate_assignment: source/ -> release/
-	$(PY) -m instructor release $(LABS_ARG)
+	@$(PY) -m instructor release $(LABS_ARG)
 
 collect: venv  ## LMS downloads -> submitted/ (SUBMISSIONS=folder LAB=pt01_batchnorm)
 	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make collect SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
-	$(PY) -m instructor collect "$(SUBMISSIONS)" --labs $(LAB)
+	@$(PY) -m instructor collect "$(SUBMISSIONS)" --labs $(LAB)
 
-class: venv  ## a real class in one go: SUBMISSIONS=<LMS download folder> LAB=<lab> -> collect, grade, feedback, grades.csv
+class: venv system-packages  ## a real class in one go: SUBMISSIONS=<LMS download folder> LAB=<lab> -> collect, grade, feedback, grades.csv
 	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make class SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
-	$(PY) -m instructor class "$(SUBMISSIONS)" --labs $(LAB) $(GRADE_ARGS)
+	@$(PY) -m instructor class "$(SUBMISSIONS)" --labs $(LAB) $(GRADE_ARGS)
 
-grade: venv  ## grade every submission in parallel (WORKERS=n, SCHEDULER=tcp://host:8786), resumable; feedback, grades.csv, report
-	$(PY) -m instructor grade $(LABS_ARG) $(GRADE_ARGS)
+grade: venv system-packages  ## grade every submission in parallel (WORKERS=n, SCHEDULER=tcp://host:8786), resumable; feedback, grades.csv, report
+	@$(PY) -m instructor grade $(LABS_ARG) $(GRADE_ARGS)
 
 autograde: venv  ## plain nbgrader autograde of submitted/ (always quick mode)
 	$(PY) -m instructor autograde $(LABS_ARG)
@@ -68,8 +87,8 @@ mutants: venv  ## grade the mutant library (tests/mutants/) against each lab's g
 tidy: venv  ## strip outputs from source notebooks, stamp repository address (course_utils/course_info.py)
 	$(PY) -m instructor tidy
 
-test: venv  ## TEST COMMAND: unit tests, every lab in quick mode, release check, autograde end to end
-	$(PY) -m pytest -n 2 --dist loadgroup -q
+test: venv system-packages  ## TEST COMMAND: unit tests, every lab in quick mode, release check, autograde, JupyterLab in a browser
+	@$(PY) -m pytest -n 2 --dist loadgroup -q
 
 clean:  ## remove build outputs (not .venv, not a real class's gradebook)
 	rm -rf build .pytest_cache

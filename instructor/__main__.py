@@ -8,13 +8,19 @@ import time
 from pathlib import Path
 
 from . import pipeline
+from .console import console, failed, quiet
 from .notebooks import ROOT, labs, tidy_sources
+
+say = console.say
+# Steps that start kernels or nbgrader: their console holds only the instructor's lines (and the
+# grading progress bar); everything else goes to build/logs/<step>.log (instructor/console.py).
+QUIET_STEPS = ("course", "execute", "references", "release", "collect", "class", "grade")
 
 
 def report(rows, outcomes) -> None:
     run = pipeline.grade_class.last_run
-    print(pipeline.grade_table(rows))
-    print(pipeline.summary(rows, outcomes, seconds=run["seconds"], ran=run["ran"]))
+    say(pipeline.grade_table(rows))
+    say(pipeline.summary(rows, outcomes, seconds=run["seconds"], ran=run["ran"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,58 +57,82 @@ def main(argv: list[str] | None = None) -> int:
     add("tidy", "strip outputs from source notebooks and stamp repository address into setup cells and badges")
     args = parser.parse_args(argv)
     chosen = args.labs or labs()
+    if args.step not in QUIET_STEPS:
+        return run(args, chosen, parser)
+    with quiet(args.step):
+        mode = f" in {args.mode} mode" if hasattr(args, "mode") else ""
+        say(f"{args.step}{mode}: {len(chosen)} lab(s); everything but this summary goes to {console.where()}")
+        try:
+            return run(args, chosen, parser)
+        except Exception as err:  # noqa: BLE001  the traceback goes to the log, one line to the terminal
+            return failed(args.step, err)
 
+
+def execute(lab: str, mode: str, extra: dict | None = None) -> None:
+    """Run one solution notebook; one console line (name, time); stop the step if a cell fails."""
+    import papermill
+
+    try:
+        seconds = pipeline.execute(lab, mode, extra_parameters=extra)
+    except papermill.PapermillExecutionError as err:
+        failed(f"executing {lab}", err)
+        raise SystemExit(1) from None
+    say(f"executed {lab:28s} {seconds:6.1f} s")
+
+
+def run(args, chosen, parser) -> int:
     if args.step in ("course", "execute"):
-        print(f"Executing {len(chosen)} solution notebook(s) in {args.mode} mode -> build/executed/")
         for lab in chosen:
-            extra = pipeline.reference_parameters(lab, pipeline.BUILD / "references")
-            print(f"  {lab:28s} {pipeline.execute(lab, args.mode, extra_parameters=extra):6.1f} s", flush=True)
+            execute(lab, args.mode, pipeline.reference_parameters(lab, pipeline.BUILD / "references"))
         if args.step == "execute":
+            say(f"executed notebooks: {(pipeline.BUILD / 'executed').relative_to(ROOT)}/")
             return 0
     if args.step == "references":
         for lab in chosen:
             if pipeline.reference_parameters(lab, Path("unused")):
                 # REFERENCE_DIR stays None: the notebook writes to course_utils/references/
-                print(f"  {lab:28s} {pipeline.execute(lab, 'quick'):6.1f} s")
+                execute(lab, "quick")
         return 0
     if args.step in ("course", "release"):
         for notebook in pipeline.release(ROOT, chosen):
-            print(f"released {notebook.relative_to(ROOT)}")
+            say(f"released {notebook.relative_to(ROOT)}")
         if args.step == "release":
             return 0
     if args.step == "course":
         demo = pipeline.BUILD / "demo_class"
         start = time.perf_counter()
         pipeline.build_demo_class(demo, chosen)
-        rows, outcomes = pipeline.grade_class(demo, chosen, workers=os.cpu_count() or 1)
-        print(f"\nDemo class graded in {time.perf_counter() - start:.1f} s "
-              f"(students: {', '.join(pipeline.DEMO_STUDENTS)})\n")
+        rows, outcomes = pipeline.grade_class(demo, chosen, workers=os.cpu_count() or 1, progress=console.stream)
+        say(f"\nDemo class graded in {time.perf_counter() - start:.1f} s "
+            f"(students: {', '.join(pipeline.DEMO_STUDENTS)})\n")
         report(rows, outcomes)
-        print(f"\nfeedback: {(demo / 'feedback').relative_to(ROOT)}/  grades: {(demo / 'grades.csv').relative_to(ROOT)}"
-              f"  log: {(demo / 'grading.log').relative_to(ROOT)}")
+        say(f"\nfeedback: {(demo / 'feedback').relative_to(ROOT)}/  grades: {(demo / 'grades.csv').relative_to(ROOT)}"
+            f"  grading log: {(demo / 'grading.log').relative_to(ROOT)}  console log: {console.where()}")
         return 0
     if args.step in ("collect", "class"):
         if len(chosen) != 1:
             parser.error(f"{args.step} needs exactly one lab: --labs <lab>")
         if chosen[0] not in labs():
-            print(f"error: unknown lab {chosen[0]!r}; the labs are: {', '.join(labs())}", file=sys.stderr)
+            console.error(f"error: unknown lab {chosen[0]!r}; the labs are: {', '.join(labs())}")
             return 2
         proc = pipeline.collect(args.downloads, chosen[0])
         skipped = pipeline.skipped_downloads(proc.stdout + proc.stderr)
-        print(f"collected into submitted/ ({len(skipped)} file(s) skipped)")
+        say(f"collected into submitted/ ({len(skipped)} file(s) skipped)")
         for line in skipped:
-            print(f"  SKIPPED {line}")
+            say(f"  SKIPPED {line}")
         if args.step == "collect":
             return 0
     if args.step in ("class", "grade"):
         try:
             rows, outcomes = pipeline.grade_class(ROOT, chosen, workers=args.workers, scheduler=args.scheduler,
+                                                  progress=console.stream,
                                                   resume=not args.no_resume)
         except pipeline.CourseError as err:
-            print(f"error: {err}", file=sys.stderr)
+            console.error(f"error: {err}")
             return 2
         report(rows, outcomes)
-        print("feedback/, grades.csv and class_report.html (+ score_histogram.png) written; details in grading.log")
+        say(f"feedback/, grades.csv and class_report.html (+ score_histogram.png) written; details in grading.log "
+            f"and {console.where()}")
         return 0
     if args.step == "autograde":
         return max(pipeline.autograde(lab).returncode for lab in chosen)

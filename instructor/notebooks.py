@@ -1,6 +1,7 @@
 """Reading, normalizing and stamping the course's notebooks (nbformat only, no kernels)."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -28,13 +29,42 @@ def source_notebook(lab: str, root: Path = ROOT) -> Path:
     return root / "source" / lab / f"{lab}.ipynb"
 
 
+def papermill_parameters(source: str) -> str:
+    """The parameters cell in the form papermill parses: one ``=`` per assignment line.
+
+    papermill reads a parameters cell line by line and gives up on a line with more than one ``=``
+    ("Unable to parse line"), so ``FULL = dict(epochs=30, ...)`` is rewritten as the equal dict
+    literal ``FULL = {"epochs": 30, ...}`` (values and trailing comments kept as written). Then
+    ``papermill --help-notebook`` lists every knob and ``-p``/``-y QUICK ...`` overrides are known
+    parameters. Other lines are left alone.
+    """
+    lines = []
+    for line in source.split("\n"):
+        try:
+            body = ast.parse(line).body
+        except SyntaxError:
+            body = []
+        node = body[0] if len(body) == 1 else None
+        call = getattr(node, "value", None)
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "dict"
+                and not call.args and all(k.arg for k in call.keywords)):
+            items = ", ".join(f'"{k.arg}": {ast.get_source_segment(line, k.value)}' for k in call.keywords)
+            line = f"{node.targets[0].id} = {{{items}}}{line[node.end_col_offset:]}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def normalized(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The committed form of a source notebook: no outputs, no execution counts, no run metadata.
+    """The committed form of a source notebook: no outputs, no execution counts, no run metadata,
+    the parameters cell in papermill's parseable form (:func:`papermill_parameters`).
 
     Cell ids, tags and nbgrader metadata are kept; so are the kernelspec and language info.
     """
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            cell.source = papermill_parameters(cell.source)
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("collapsed", None)

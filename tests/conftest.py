@@ -9,6 +9,9 @@ if str(ROOT) not in sys.path:
 
 # Labs leave benchmark tables for their twin in a per-user cache; the tests keep theirs apart.
 os.environ.setdefault("COURSE_RESULTS_DIR", tempfile.mkdtemp(prefix="course-results-"))
+# Kernels and nbgrader inherit the environment: keep TensorFlow's C++ info lines off the console
+# (every lab's setup cell sets the same default itself, so grading sees what it would anyway).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
@@ -45,3 +48,8 @@ def pytest_terminal_summary(terminalreporter):
         survivors = [line for row in rows for line in row.splitlines()[1:] if line.startswith("  ")]
         for line in [header, *body, *survivors]:
             terminalreporter.write_line(line)
+    shots = [value for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
+             if getattr(report, "when", "") == "call"
+             for name, value in getattr(report, "user_properties", []) if name == "screenshot"]
+    for shot in shots:  # tests/test_browser.py: where to look at the filled lab
+        terminalreporter.write_line(f"browser screenshot: {shot}")
