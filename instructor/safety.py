@@ -30,22 +30,53 @@ from dataclasses import dataclass
 import nbformat
 from nbformat.validator import normalize
 
-COMPARISON_DUNDERS = {"__eq__", "__ne__", "__bool__", "__len__", "__lt__", "__le__", "__gt__", "__ge__",
-                      "__array__", "__array_ufunc__", "__array_function__", "__torch_function__",
-                      "__instancecheck__", "__subclasscheck__", "__getattr__", "__getattribute__",
-                      "__float__", "__index__", "__abs__"}
-BACKDOOR_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "__builtins__", "breakpoint"}
-BACKDOOR_MODULES = {"builtins", "importlib", "gc", "ctypes", "inspect", "sys", "subprocess", "posix",
-                    "signal", "unittest", "pytest", "nbgrader", "sqlite3", "sqlalchemy", "shutil"}
+# ------------------------------------------------------------------ what a lab's student code may use
+# Modules a solution may import (and their submodules). Anything else is run, and marked for review.
+ALLOWED_MODULES = {"torch", "torchvision", "numpy", "math", "cmath", "tensorflow", "keras", "matplotlib", "sklearn",
+                   "scipy", "skimage", "course_utils", "typing", "dataclasses", "functools", "itertools",
+                   "collections", "abc", "enum", "copy", "warnings", "time", "random", "statistics", "operator",
+                   "string", "re", "numbers", "decimal", "fractions", "contextlib", "textwrap", "pprint", "sys",
+                   "os", "pathlib", "json", "tqdm", "__future__", "heapq", "bisect", "types"}
+# Attributes of ``sys`` and ``os`` a solution may use; any other one is an attack (sys.settrace,
+# sys.modules, sys._getframe) or autograder detection (os.environ).
+ALLOWED_ATTRIBUTES = {"sys": {"stdout", "stderr", "version", "version_info", "float_info", "maxsize", "platform",
+                              "float_repr_style", "getrecursionlimit", "byteorder", "exit", "argv"},
+                      "os": {"path", "cpu_count", "sep", "linesep", "makedirs", "listdir", "getcwd", "fspath"}}
+# Module state a solution may set (plot style, determinism flags).
+ALLOWED_STORES = ("plt.rcParams", "matplotlib.rcParams", "mpl.rcParams", "torch.backends.", "np.random.seed")
+# Dunders a class in a solution may define (Dataset-style containers, context managers, arithmetic...).
+DEFINABLE_DUNDERS = {"__init__", "__post_init__", "__len__", "__getitem__", "__setitem__", "__delitem__",
+                     "__iter__", "__next__", "__contains__", "__repr__", "__str__", "__format__", "__call__",
+                     "__enter__", "__exit__", "__hash__", "__add__", "__radd__", "__sub__", "__rsub__", "__mul__",
+                     "__rmul__", "__matmul__", "__truediv__", "__neg__", "__pos__", "__reversed__", "__init_subclass__",
+                     "__getstate__", "__setstate__", "__reduce__", "__copy__", "__deepcopy__", "__sizeof__"}
+# Dunders that make an object pass any comparison or take over a framework call: tampering.
+COMPARISON_DUNDERS = {"__eq__", "__ne__", "__bool__", "__lt__", "__le__", "__gt__", "__ge__", "__array__",
+                      "__array_ufunc__", "__array_function__", "__torch_function__", "__torch_dispatch__",
+                      "__instancecheck__", "__subclasscheck__", "__float__", "__index__", "__abs__", "__tf_tensor__"}
+# Dunder attributes a solution may read (``type(self).__name__``, ``super().__init__``...).
+READABLE_DUNDERS = {"__init__", "__name__", "__qualname__", "__doc__", "__class__", "__len__", "__getitem__",
+                    "__call__", "__repr__", "__str__", "__module__", "__version__", "__file__", "__iter__",
+                    "__next__", "__enter__", "__exit__", "__annotations__", "__mro__", "__post_init__"}
+# Names that reach the interpreter's or the notebook's machinery: tampering.
+BACKDOOR_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "__builtins__",
+                  "breakpoint", "get_ipython", "setattr", "delattr"}
+BACKDOOR_MODULES = {"builtins", "importlib", "gc", "ctypes", "inspect", "subprocess", "posix", "signal", "unittest",
+                    "pytest", "nbgrader", "sqlite3", "sqlalchemy", "shutil", "IPython", "ipykernel", "atexit",
+                    "threading", "_thread", "multiprocessing", "sysconfig", "site", "runpy", "code", "codeop",
+                    "marshal", "instructor", "trace", "tracemalloc", "pdb", "bdb", "cffi", "pty"}
 GRADER_WORDS = re.compile(r"gradebook|nbgrader|NBGRADER|autograde|submitted|[\\/]source\b|^source\b|\.git\b",
                           re.I)
 
 
 @dataclass
 class Finding:
+    """One thing the scan noticed. ``severe``: only tampering needs it (score 0, not run); otherwise the
+    submission is graded as usual and the finding is listed for the instructor to review."""
     cell: str
     line: int
     what: str
+    severe: bool = True
 
     def __str__(self) -> str:
         return f"cell {self.cell}, line {self.line}: {self.what}"
@@ -116,60 +147,108 @@ def locked_context(source_nb: nbformat.NotebookNode) -> tuple[set[str], set[str]
 
 
 def find_tampering(submission: nbformat.NotebookNode, source_nb: nbformat.NotebookNode) -> list[Finding]:
-    """Findings in the submission's student-editable code cells (empty list: nothing suspicious)."""
+    """Findings in the submission's student-editable code cells (empty list: nothing to say).
+
+    An allow-list: what a lab's solution can need (ALLOWED_MODULES, ALLOWED_ATTRIBUTES,
+    DEFINABLE_DUNDERS, READABLE_DUNDERS) passes; what only tampering needs is ``severe`` (writing to
+    a module or a test helper, comparison dunders, interpreter back doors, autograder detection);
+    anything else unknown (another module, another dunder, ``getattr`` with a computed name) is
+    reported for review and the submission runs under the kernel's guard as usual.
+    """
     locked, helpers, modules = locked_context(source_nb)
-    modules |= {"torch", "nn", "F", "np", "numpy", "tf", "tensorflow", "keras", "os", "math", "random",
-                "cu", "course_utils"} | BACKDOOR_MODULES
     # Names the exercises ask students to define are theirs to define.
     allowed = set()
     for cell in source_nb.cells:
         if cell.metadata.get("nbgrader", {}).get("solution") and (tree := _parse(cell.source)):
             allowed |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     helpers -= allowed
-    findings = []
+    trees = []
     for index, cell in enumerate(submission.cells):
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or meta.get("grade_id") in locked and not meta.get("solution"):
             continue  # locked cells are restored from the gradebook before grading
-        label = meta.get("grade_id") or f"#{index + 1} (added)"
         tree = _parse(cell.source)
-        if tree is None:
-            continue  # a syntax error only fails the student's own cell
+        if tree is not None:  # a syntax error only fails the student's own cell
+            trees.append((meta.get("grade_id") or f"#{index + 1} (added)", tree))
+    # Every name a student cell binds to a module (``import torch.testing as t``) is a module too.
+    for _, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                modules |= {alias.asname or alias.name for alias in node.names if alias.name[:1].islower()}
+    modules |= {"torch", "nn", "F", "np", "numpy", "tf", "tensorflow", "keras", "os", "sys", "math", "random",
+                "cu", "course_utils", "builtins"}
+    findings = []
+    for label, tree in trees:
         top_level = set(map(id, tree.body))
         for node in ast.walk(tree):
             line = getattr(node, "lineno", 0)
-            add = lambda what: findings.append(Finding(label, line, what))  # noqa: E731
+
+            def add(what, severe=True):
+                findings.append(Finding(label, line, what, severe))
+
             if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
                 targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
                 for t in targets:
-                    root = _root_name(t)
-                    if isinstance(t, (ast.Attribute, ast.Subscript)) and root in modules | helpers:
-                        add(f"overwrites {ast.unparse(t)}")
-                    elif isinstance(t, ast.Name) and t.id in helpers and id(node) in top_level:
+                    for sub in ast.walk(t):
+                        root = _root_name(sub)
+                        if isinstance(sub, (ast.Attribute, ast.Subscript)) and root in modules | helpers and \
+                                isinstance(getattr(sub, "ctx", None), (ast.Store, ast.Del)) and \
+                                not ast.unparse(sub).startswith(ALLOWED_STORES):
+                            add(f"overwrites {ast.unparse(sub)}")
+                        elif isinstance(sub, ast.Attribute) and sub.attr == "__class__" and \
+                                isinstance(sub.ctx, ast.Store):
+                            add(f"assigns {ast.unparse(sub)}")
+                    if isinstance(t, ast.Name) and t.id in helpers and id(node) in top_level:
                         add(f"redefines the notebook's test helper {t.id!r}")
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 if node.name in helpers and id(node) in top_level:
                     add(f"redefines the notebook's test helper {node.name!r}")
                 if node.name in COMPARISON_DUNDERS:
                     add(f"defines {node.name}, which can make an object pass any comparison")
+                elif node.name.startswith("__") and node.name.endswith("__") and node.name not in DEFINABLE_DUNDERS:
+                    add(f"defines {node.name}", severe=False)
+                for deco in getattr(node, "decorator_list", []):
+                    if _root_name(deco) in modules and ast.unparse(deco).startswith(("sys.", "builtins.", "atexit")):
+                        add(f"decorator {ast.unparse(deco)}")
             elif isinstance(node, ast.Call):
                 func = node.func
-                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                if name in ("setattr", "delattr") and node.args and _root_name(node.args[0]) in modules | helpers:
-                    add(f"{name} on {ast.unparse(node.args[0])}")
-                elif name in ("getenv", "putenv"):
-                    add(f"reads the environment ({ast.unparse(func)}): autograder detection")
+                name = func.id if isinstance(func, ast.Name) else ""
+                if name == "getattr" and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant):
+                    add(f"getattr with a computed name: {ast.unparse(node)[:60]}", severe=False)
+                elif name == "getattr" and len(node.args) >= 2 and isinstance(node.args[1].value, str) and \
+                        node.args[1].value.startswith("__") and node.args[1].value not in READABLE_DUNDERS:
+                    add(f"getattr of {node.args[1].value}")
+                elif name == "open" and node.args and isinstance(node.args[0], ast.Constant) and \
+                        str(node.args[0].value).startswith("/proc"):
+                    add(f"reads {node.args[0].value}")
             elif isinstance(node, ast.Name) and node.id in BACKDOOR_NAMES:
                 add(f"uses {node.id}")
-            elif isinstance(node, ast.Attribute) and (
-                    node.attr in ("environ", "__dict__", "__globals__", "__code__", "__builtins__", "__class__")
-                    or node.attr == "modules" and _root_name(node) == "sys"):
-                add(f"uses {ast.unparse(node)}")
+            elif isinstance(node, ast.Attribute):
+                root = _root_name(node)
+                if node.attr.startswith("__") and node.attr.endswith("__") and node.attr not in READABLE_DUNDERS:
+                    add(f"uses {ast.unparse(node)[:60]}")
+                elif isinstance(node.value, ast.Name) and node.value.id in ALLOWED_ATTRIBUTES and \
+                        node.value.id in modules and node.attr not in ALLOWED_ATTRIBUTES[node.value.id]:
+                    add(f"uses {node.value.id}.{node.attr}", severe=node.value.id == "sys" or node.attr in (
+                        "environ", "getenv", "putenv", "environb", "unsetenv"))
+                elif node.attr in ("environ", "getenv", "putenv") and root in modules:
+                    add(f"reads the environment ({ast.unparse(node)}): autograder detection")
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                if isinstance(node, ast.ImportFrom) and node.level:
+                    continue
                 names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                if isinstance(node, ast.ImportFrom) and node.module in ALLOWED_ATTRIBUTES:
+                    for alias in node.names:  # from sys import settrace
+                        if alias.name not in ALLOWED_ATTRIBUTES[node.module]:
+                            add(f"imports {node.module}.{alias.name}", severe=node.module == "sys")
                 for n in names:
-                    if n.split(".")[0] in BACKDOOR_MODULES:
+                    top = n.split(".")[0]
+                    if top in BACKDOOR_MODULES:
                         add(f"imports {n}")
+                    elif top not in ALLOWED_MODULES:
+                        add(f"imports {n} (not a module the labs use)", severe=False)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and GRADER_WORDS.search(node.value):
                 add(f"refers to grading files or tools ({node.value[:60]!r})")
     return findings

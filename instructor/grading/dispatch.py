@@ -19,7 +19,7 @@ import nbformat
 from ..notebooks import labs
 from . import record, report
 from .intake import intake
-from .run import hidden_paths, run_task
+from .run import hidden_paths, locked_cells, run_task
 from .scan import scan
 from .types import Limits, Outcome, Task, TaskResult
 
@@ -34,11 +34,12 @@ def _client(workers: int, scheduler: str | None):
     return Client(cluster), cluster
 
 
-def grade_class(root: Path, only: list[str] | None = None, progress: bool = True, limits: Limits | None = None,
+def grade_class(root: Path, only: list[str] | None = None, progress=True, limits: Limits | None = None,
                 workers: int = 1, scheduler: str | None = None, resume: bool = True):
     """Grade every submission of the chosen labs; returns ``(grades, outcomes)``.
 
     Every submission ends with a gradebook row and an Outcome (see the module docstring). An
+    ``progress``: show a progress bar (True, on stderr), or the stream to draw it on, or False. An
     instructor-side fault (unknown lab, a source nbgrader cannot register) raises
     :class:`~instructor.grading.types.CourseError` before any submission is touched.
     """
@@ -50,6 +51,8 @@ def grade_class(root: Path, only: list[str] | None = None, progress: bool = True
     templates = {lab: db for lab, (db, _) in registered.items()}
     released = {lab: nbformat.reads(text, as_version=4) for lab, (_, text) in registered.items()}
     source_digest = {lab: record.digest(root / "source" / lab / f"{lab}.ipynb") for lab in chosen}
+    sources = {lab: nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4) for lab in chosen}
+    expected = {lab: locked_cells(sources[lab]) for lab in chosen}
     pairs = sorted((lab, p.parent.name) for lab in chosen for p in (root / "submitted").glob(f"*/{lab}"))
     state = record.load_state(root) if resume else {}
     outcomes: dict[tuple[str, str], Outcome] = {}
@@ -63,14 +66,15 @@ def grade_class(root: Path, only: list[str] | None = None, progress: bool = True
         if got.nb is None:
             outcome = Outcome(student, lab, "unreadable", got.unreadable, tuple(got.notes))
         else:
-            source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
-            findings, deleted = scan(got.nb, source)
-            if findings:
-                outcome = Outcome(student, lab, "tampering", "; ".join(map(str, findings[:5])), tuple(got.notes))
+            findings, deleted = scan(got.nb, sources[lab], lab)
+            severe = [f for f in findings if f.severe]
+            review = [f"for review: {f}" for f in findings if not f.severe]
+            if severe:
+                outcome = Outcome(student, lab, "tampering", "; ".join(map(str, severe[:5])), tuple(got.notes + review))
             else:
                 tasks.append(Task(lab, student, nbformat.writes(got.nb), templates[lab], limits,
-                                  hidden_paths(root, student)))
-                outcomes[(lab, student)] = Outcome(student, lab, "pending", "", tuple(got.notes + deleted))
+                                  hidden_paths(root, student), expected[lab]))
+                outcomes[(lab, student)] = Outcome(student, lab, "pending", "", tuple(got.notes + deleted + review))
                 continue
         record.record_zero(root, student, lab)
         outcomes[(lab, student)] = outcome
@@ -89,7 +93,8 @@ def grade_class(root: Path, only: list[str] | None = None, progress: bool = True
         record.remember(state, root, outcome, source_digest[result.lab])
 
     start = time.perf_counter()
-    bar = tqdm(total=len(tasks), desc="grade", unit="submission", disable=not progress)
+    bar = tqdm(total=len(tasks), desc="grade", unit="submission", disable=not progress,
+               file=None if isinstance(progress, bool) else progress)
     if workers <= 1 and not scheduler:
         for task in tasks:
             finish(run_task(task))

@@ -1,8 +1,10 @@
 """Stage 2, scan: a static look at every cell the student can edit, before any of it runs.
 
 Takes the intake's notebook and the lab's source notebook; gives the findings of
-:func:`instructor.safety.find_tampering` (empty when the submission may run) and the notes about
-deleted answers. A submission with findings is scored 0 and never executed.
+:func:`instructor.safety.find_tampering` and the notes about deleted answers. A submission with a
+``severe`` finding (only tampering needs it) is scored 0 and never executed; other findings are
+listed for the instructor's review and the submission is graded as usual, under the kernel's guard
+(:mod:`instructor.guard`), which is the defence that does not depend on spotting a pattern.
 """
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ import nbformat
 from .intake import deleted_answers
 
 
-def scan(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> tuple[list, list[str]]:
+def scan(nb: nbformat.NotebookNode, source: nbformat.NotebookNode, lab: str = "") -> tuple[list, list[str]]:
+    """(findings, notes): the notes name deleted answers and from-scratch exercises that delegate to the
+    built-in they reimplement (:mod:`instructor.from_scratch`)."""
+    from ..from_scratch import review_notes
     from ..safety import find_tampering
 
-    return find_tampering(nb, source), deleted_answers(nb, source)
+    return find_tampering(nb, source), deleted_answers(nb, source) + review_notes(lab, nb, source)

@@ -35,7 +35,8 @@ class Task:
     """One (student, lab) to run, self-contained so that any Dask worker can run it.
 
     ``notebook`` is the submission after intake; ``template_db`` a gradebook that knows only this lab
-    (bytes of an SQLite file); ``hide`` extra paths of the course folder the kernel must not see.
+    (bytes of an SQLite file); ``hide`` extra paths of the course folder the kernel must not see;
+    ``cells`` the lab's locked code cells as the integrity guard recognizes them.
     """
     lab: str
     student: str
@@ -43,6 +44,7 @@ class Task:
     template_db: bytes
     limits: Limits
     hide: list = field(default_factory=list)
+    cells: list = field(default_factory=list)  # the locked cells the guard recognizes (run.locked_cells)
 
 
 @dataclass
