@@ -44,6 +44,7 @@ import os
 SEVERE_EVENTS = {"sys.settrace", "sys.setprofile", "sys._current_frames", "gc.get_objects", "gc.get_referrers",
                  "gc.get_referents", "sys.addaudithook", "object.__setattr__", "object.__delattr__", "code.__new__"}
 DIRECT_EVENTS = {"object.__setattr__", "object.__delattr__", "code.__new__"}
+STDLIB_PASSTHROUGH = ("/subprocess.py", "/os.py", "/pty.py", "/ctypes/__init__.py")
 PROGRAM_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn"}
 SEVERE_IMPORTS = ("ctypes", "_ctypes", "cffi", "instructor", "nbgrader", "_posixsubprocess")
 # Bound names that the kernel or a library replaces during normal work (never a test's comparison):
@@ -352,8 +353,14 @@ def _install(cells, key, record_path, marker_path, sys, tempfile, threading, typ
                     return
             elif event == "object.__setattr__" and not isinstance(args[0], (types.FunctionType, types.CodeType)):
                 return
-            if event in DIRECT_EVENTS:  # libraries do these too: only the student's own frame counts
-                caller = getframe(1).f_code.co_filename
+            if event in DIRECT_EVENTS or event in PROGRAM_EVENTS or event.startswith("ctypes.") or event == "import":
+                # Libraries do these too (importing torch loads ctypes and runs ldconfig): only a call
+                # made by the student's own frame counts (the stdlib frames in between are skipped).
+                frame = getframe(1)
+                while frame is not None and (frame.f_code.co_filename.startswith("<frozen") or
+                                             frame.f_code.co_filename.endswith(STDLIB_PASSTHROUGH)):
+                    frame = frame.f_back
+                caller = frame.f_code.co_filename if frame is not None else ""
                 culprit = caller if caller in state["student_files"] else None
             else:
                 culprit = student_frame()
