@@ -104,6 +104,8 @@ def write_sandbox_kernel(workdir: Path, hide: list[str], limits: Limits, cells: 
     (kernel_dir / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "instructor.sandbox_kernel", "-f", "{connection_file}"],
         "display_name": "Python 3 (course grading sandbox)", "language": "python",
+        # bubblewrap does not forward SIGINT: a timed-out cell is interrupted by a control message
+        "interrupt_mode": "message",
         "env": {"COURSE_SANDBOX_SPEC": str(spec_path), "PYTHONPATH": str(ROOT)},
     }, indent=1))
     return marker_dir
