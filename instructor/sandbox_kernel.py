@@ -58,12 +58,22 @@ def bwrap_works() -> str | None:
     return bwrap if probe.returncode == 0 else None
 
 
+def _under(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
 def bwrap_command(bwrap: str, spec: dict, cwd: str, connection_file: str) -> list[str]:
     tmp = tempfile.gettempdir()
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", tmp]
+    # The course and its environment stay visible (read-only) even when they live under the
+    # temporary folder (a CI clone in /tmp): bound back before the hidden paths are covered.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    keep = [p for p in dict.fromkeys([root, sys.prefix]) if _under(p, tmp)]
+    for path in keep:
+        args += ["--ro-bind", path, path]
     for path in spec.get("hide", []):
-        if path == tmp or path.startswith(tmp.rstrip(os.sep) + os.sep) or not os.path.exists(path):
-            continue  # everything under the temporary folder is hidden already
+        if not os.path.exists(path) or _under(path, tmp) and not any(_under(path, k) for k in keep):
+            continue  # absent, or under the temporary folder: hidden already
         args += ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
     for path in dict.fromkeys([cwd, os.path.dirname(os.path.abspath(connection_file)), spec["marker_dir"]]):
         args += ["--bind", path, path]

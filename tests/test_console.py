@@ -64,7 +64,7 @@ def test_quiet_sends_children_and_logging_to_the_log(tmp_path):
             logging.getLogger("papermill").warning("Unable to parse line 5")
             warnings.warn("a warning")
             from tqdm import tqdm
-            for _ in tqdm(range(2), desc="grade"):
+            for _ in tqdm(range(2), desc="grade", file=console.stream):  # as grade_class(progress=console.stream)
                 pass
         print("after")
     """)

@@ -46,6 +46,11 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
     from tqdm import tqdm
 
     limits = limits or Limits()
+    if limits.threads is None and not scheduler:
+        import dataclasses
+        import os
+
+        limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // max(1, workers)))
     chosen = only or labs(root)
     registered = {lab: record.ensure_assignment(root, lab) for lab in chosen}
     templates = {lab: db for lab, (db, _) in registered.items()}

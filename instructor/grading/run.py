@@ -120,6 +120,10 @@ def run_nbgrader_autograde(lab: str, student: str, root: Path, limits: Limits, w
     runtime = workdir / "runtime"  # the connection file and the kernel's Unix sockets, bound into the sandbox
     runtime.mkdir(parents=True, exist_ok=True)
     env["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    if limits.threads:  # kernels graded side by side share the cores instead of oversubscribing them
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+            env[name] = str(limits.threads)
+        env["TF_NUM_INTEROP_THREADS"] = "1"
     cmd = [*NBGRADER, "autograde", lab, f"--student={student}", "--force", f"--CourseDirectory.root={root}",
            "--Execute.kernel_name=course-sandbox", "--KernelManager.transport=ipc",
            f"--KernelManager.connection_file={runtime / 'kernel.json'}"]

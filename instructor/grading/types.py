@@ -28,6 +28,7 @@ class Limits:
     memory_mb: int = 12288          # address space of the kernel (torch + TF need ~4 GB of it)
     file_mb: int = 1024             # largest file the kernel may write
     isolate: bool = True            # hide the gradebook, source/ and other students' work
+    threads: int | None = None      # CPU threads of one kernel (OMP/MKL/TF); None: cores / workers
 
 
 @dataclass
