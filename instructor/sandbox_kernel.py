@@ -68,7 +68,10 @@ def bwrap_command(bwrap: str, spec: dict, cwd: str, connection_file: str) -> lis
     # The course and its environment stay visible (read-only) even when they live under the
     # temporary folder (a CI clone in /tmp): bound back before the hidden paths are covered.
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    keep = [p for p in dict.fromkeys([root, sys.prefix]) if _under(p, tmp)]
+    keep = []
+    for path in (root, os.path.realpath(root), os.path.realpath(sys.prefix)):
+        if _under(path, tmp) and not any(_under(path, k) for k in keep):
+            keep.append(path)
     for path in keep:
         args += ["--ro-bind", path, path]
     for path in spec.get("hide", []):
