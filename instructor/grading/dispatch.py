@@ -11,6 +11,8 @@ worker dies is retried once; if it fails again the submission is recorded as cra
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -47,9 +49,6 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
 
     limits = limits or Limits()
     if limits.threads is None and not scheduler:
-        import dataclasses
-        import os
-
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // max(1, workers)))
     chosen = only or labs(root)
     registered = {lab: record.ensure_assignment(root, lab) for lab in chosen}

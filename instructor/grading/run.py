@@ -10,7 +10,6 @@ graded again, at most three times; the notebook ran past its limit -> "timed out
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -178,8 +177,9 @@ def read_scores(db: Path, lab: str, student: str) -> tuple[dict, dict]:
     return scores, comments
 
 
-def integrity(marker: Path, key: bytes, grade_ids: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """What the guard's signed records of one attempt say: (tampering evidence, programs stopped, notes)."""
+def integrity(marker: Path, key: bytes, grade_ids: list[str]) -> tuple[list[str], list[str], list[str], dict]:
+    """What the guard's signed records of one attempt say: (tampering evidence, programs stopped, notes,
+    :func:`instructor.guard.verify`'s summary)."""
     from .. import guard
 
     records, problems = guard.read_records(str(marker / "records"), key)
@@ -191,7 +191,7 @@ def integrity(marker: Path, key: bytes, grade_ids: list[str]) -> tuple[list[str]
             programs.append(what)
         else:
             evidence.append(f"student code used {what}")
-    return evidence, programs, [f"guard: {e}" for e in seen["guard_errors"]], seen  # type: ignore[return-value]
+    return evidence, programs, [f"guard: {e}" for e in seen["guard_errors"]], seen
 
 
 def graded_part(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list]:
