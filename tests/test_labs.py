@@ -38,8 +38,34 @@ def test_solution_runs_in_quick_mode(lab, tmp_path):
         for path in written:
             fresh, shipped = load_reference(path.stem, directory=path.parent), load_reference(path.stem)
             assert sorted(fresh) == sorted(shipped), f"{path.name}: keys differ from {REFERENCE_DIR}"
+            assert set(TRAINED.get(path.stem, ())) <= set(fresh), f"TRAINED names keys {path.name} lacks"
             for key in fresh:
-                np.testing.assert_array_equal(fresh[key], shipped[key], err_msg=f"{path.name}[{key}] is stale: run `make references`")
+                assert_same_reference(fresh[key], shipped[key], path.stem, key)
+
+
+# Results of a training run (many optimizer steps) that the labs save for their twin. The shipped files
+# were written on one machine; another CPU (another SIMD kernel of the same matmul) rounds the first
+# steps differently in the last bit, and training amplifies that: measured here, pt03's 100-step
+# spectral-norm MLP loss differs by up to 1.5 % (first difference at step 5, one ulp), pt04's sweep by
+# one unit in its 4th decimal. These are compared loosely; everything else (inputs, initial weights,
+# one forward pass, the power iteration) must agree to float32 rounding, and non-float data exactly.
+TRAINED = {"pt03_spectral": ("mlp_loss", "mlp_norm_used"),
+           "pt04_groupnorm": ("val_loss", "eval_at_b", "train_at_b", "last_train_loss")}
+TRAINED_RTOL, COMPUTED_RTOL, COMPUTED_ATOL = 5e-2, 1e-4, 1e-6
+
+
+def assert_same_reference(fresh, shipped, name, key):
+    import numpy as np
+
+    msg = f"{name}.npz[{key}] is stale: run `make references`"
+    assert fresh.shape == shipped.shape and fresh.dtype == shipped.dtype, (
+        f"{msg} (shape/dtype {fresh.shape} {fresh.dtype} here, {shipped.shape} {shipped.dtype} shipped)")
+    if not np.issubdtype(fresh.dtype, np.floating):
+        np.testing.assert_array_equal(fresh, shipped, err_msg=msg)
+    elif key in TRAINED.get(name, ()):
+        np.testing.assert_allclose(fresh, shipped, rtol=TRAINED_RTOL, atol=0, err_msg=msg)
+    else:
+        np.testing.assert_allclose(fresh, shipped, rtol=COMPUTED_RTOL, atol=COMPUTED_ATOL, err_msg=msg)
 
 
 @pytest.mark.parametrize("lab", LABS)
