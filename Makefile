@@ -88,7 +88,7 @@ tidy: venv  ## strip outputs from source notebooks, stamp repository address (co
 	$(PY) -m instructor tidy
 
 test: venv system-packages  ## TEST COMMAND: unit tests, every lab in quick mode, release check, autograde, JupyterLab in a browser
-	@$(PY) -m pytest -n 2 --dist loadgroup -q
+	@$(PY) -m pytest -n 2 --dist loadgroup -q --durations=25
 
 clean:  ## remove build outputs (not .venv, not a real class's gradebook)
 	rm -rf build .pytest_cache
