@@ -6,12 +6,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MODE ?= quick
 LABS ?=
+RUNTIME ?=
 SUBMISSIONS ?=
 LAB ?=
 WORKERS ?=
 SCHEDULER ?=
-GRADE_ARGS := $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+GRADE_ARGS = $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(LMS_ARG)
 LABS_ARG := $(if $(LABS),--labs $(LABS))
+LMS ?=
+LMS_ARG := $(if $(LMS),--lms $(LMS))
 # Debian packages the course uses beyond Python: headless Chromium and its driver (tests/test_browser.py)
 # and bubblewrap (the grading sandbox). `make system-packages` installs the missing ones with apt-get
 # when it runs as root; otherwise it says so in one line and the work goes on without them.
@@ -19,7 +22,7 @@ SYSTEM_PACKAGES := chromium chromium-driver bubblewrap
 LOGS := build/logs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-packages course execute references release collect class grade autograde feedback export bench-grading mutants tidy test clean
+.PHONY: help venv system-packages course execute references release collect class grade autograde feedback export bench-grading mutants colab-check tidy test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 17
@@ -58,12 +61,12 @@ references: venv  ## regenerate cross-framework artifacts in course_utils/refere
 release: venv  ## nbgrader generate_assignment: source/ -> release/
 	@$(PY) -m instructor release $(LABS_ARG)
 
-collect: venv  ## LMS downloads -> submitted/ (SUBMISSIONS=folder LAB=pt01_batchnorm)
-	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make collect SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
+collect: venv  ## LMS download -> submitted/ (SUBMISSIONS=<Canvas/Moodle zip or folder> LAB=pt01_batchnorm)
+	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make collect SUBMISSIONS=<zip or folder> LAB=<lab>"; exit 2; }
 	@$(PY) -m instructor collect "$(SUBMISSIONS)" --labs $(LAB)
 
-class: venv system-packages  ## a real class in one go: SUBMISSIONS=<LMS download folder> LAB=<lab> -> collect, grade, feedback, grades.csv
-	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make class SUBMISSIONS=<folder> LAB=<lab>"; exit 2; }
+class: venv system-packages  ## a real class in one go: SUBMISSIONS=<LMS zip or folder> LAB=<lab> [LMS=canvas|moodle] -> collect, grade, feedback, grades.csv, lms/
+	@test -n "$(SUBMISSIONS)" -a -n "$(LAB)" || { echo "usage: make class SUBMISSIONS=<zip or folder> LAB=<lab>"; exit 2; }
 	@$(PY) -m instructor class "$(SUBMISSIONS)" --labs $(LAB) $(GRADE_ARGS)
 
 grade: venv system-packages  ## grade every submission in parallel (WORKERS=n, SCHEDULER=tcp://host:8786), resumable; feedback, grades.csv, report
@@ -75,14 +78,17 @@ autograde: venv  ## plain nbgrader autograde of submitted/ (always quick mode)
 feedback: venv  ## feedback/ for every autograded submission (hidden tests removed)
 	$(PY) -m instructor feedback $(LABS_ARG)
 
-export: venv  ## grades.csv and the grade table
-	$(PY) -m instructor export
+export: venv  ## grades.csv, the grade table, and the LMS import files in lms/ (LMS=canvas|moodle)
+	$(PY) -m instructor export $(LMS_ARG)
 
 bench-grading: venv  ## grading throughput: plain nbgrader vs the course's grader at 1 and 2 workers (numbers only)
 	$(PY) benchmarks/grading.py $(if $(LAB),--lab $(LAB))
 
 mutants: venv  ## grade the mutant library (tests/mutants/) against each lab's grade cells; per-lab table
 	$(PY) -m instructor mutants $(LABS_ARG)
+
+colab-check: venv  ## solution notebooks (quick, hidden tests) on Colab's versions: RUNTIME="2026.08 2026.07" (colab/*.txt; default all), LABS=...
+	@$(PY) -m instructor colab-check $(if $(RUNTIME),--runtime $(RUNTIME)) $(LABS_ARG)
 
 tidy: venv  ## strip outputs from source notebooks, stamp repository address (course_utils/course_info.py)
 	$(PY) -m instructor tidy

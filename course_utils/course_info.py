@@ -1,6 +1,6 @@
 """Where the course lives: the one place that names the repository.
 
-Edit ``REPO_SLUG``/``BRANCH`` when you fork the course, then run ``make stamp``: it rewrites the
+Edit ``REPO_SLUG``/``BRANCH`` when you fork the course, then run ``make tidy``: it rewrites the
 install line of every notebook's setup cell and the Colab badges (notebooks and README) from these
 values, and ``tests/test_course_layout.py`` fails while anything still disagrees.
 """

@@ -38,9 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=("quick", "full"), default="quick")
     add("references", "run the labs that write cross-framework reference artifacts into course_utils/references/")
     add("release", "nbgrader generate_assignment: source/ -> release/")
-    p = add("collect", "a folder of LMS downloads for one lab -> submitted/")
+    p = add("collect", "an LMS download for one lab (its zip file or a folder) -> submitted/")
     p.add_argument("downloads", type=Path)
-    p = add("class", "a folder of LMS downloads for one lab -> collected, graded, feedback, grades.csv, summary")
+    p = add("class", "an LMS download for one lab (its zip file or a folder) -> collected, graded, feedback, "
+                     "grades.csv, LMS import files, summary")
     p.add_argument("downloads", type=Path)
     grading = [p, add("grade", "autograde every submission (in parallel, resumable), feedback, grades.csv, "
                                "class report, summary (nothing is lost)")]
@@ -50,10 +51,17 @@ def main(argv: list[str] | None = None) -> int:
         g.add_argument("--scheduler", default=None,
                        help="address of an existing Dask scheduler (tcp://host:8786) to grade on instead")
         g.add_argument("--no-resume", action="store_true", help="grade everything again, even unchanged files")
+        g.add_argument("--lms", choices=("canvas", "moodle"), default=None,
+                       help="write this LMS's grade import file and feedback bundle into lms/ "
+                            "(default: the LMS the download came from, detected from its file names)")
     add("autograde", "plain nbgrader autograde of submitted/ (quick mode, limits from nbgrader_config.py)")
     add("feedback", "feedback/ HTML for every graded submission")
-    add("export", "grades.csv and the grade table")
+    p = add("export", "grades.csv, the grade table and the LMS's import files (lms/)")
+    p.add_argument("--lms", choices=("canvas", "moodle"), default=None,
+                   help="the LMS to write import files for (default: detected from the collected download)")
     add("mutants", "grade every mutant of tests/mutants/<lab>.py through the lab's grade cells; print the table")
+    p = add("colab-check", "every solution notebook (quick mode, hidden tests) on Colab's versions (colab/*.txt)")
+    p.add_argument("--runtime", nargs="*", default=None, help="runtimes of colab/ (default: all)")
     add("tidy", "strip outputs from source notebooks and stamp repository address into setup cells and badges")
     args = parser.parse_args(argv)
     chosen = args.labs or labs()
@@ -115,32 +123,42 @@ def run(args, chosen, parser) -> int:
         if chosen[0] not in labs():
             console.error(f"error: unknown lab {chosen[0]!r}; the labs are: {', '.join(labs())}")
             return 2
-        proc = pipeline.collect(args.downloads, chosen[0])
-        skipped = pipeline.skipped_downloads(proc.stdout + proc.stderr)
-        say(f"collected into submitted/ ({len(skipped)} file(s) skipped)")
-        for line in skipped:
-            say(f"  SKIPPED {line}")
+        if not args.downloads.exists():
+            console.error(f"error: no such download {str(args.downloads)!r}: give the LMS's zip file "
+                          "(Canvas submissions.zip, Moodle's download) or the folder holding it")
+            return 2
+        say(pipeline.collect(args.downloads, chosen[0]).summary())
         if args.step == "collect":
             return 0
     if args.step in ("class", "grade"):
         try:
             rows, outcomes = pipeline.grade_class(ROOT, chosen, workers=args.workers, scheduler=args.scheduler,
                                                   progress=console.stream,
-                                                  resume=not args.no_resume)
+                                                  resume=not args.no_resume, lms_name=args.lms)
         except pipeline.CourseError as err:
             console.error(f"error: {err}")
             return 2
         report(rows, outcomes)
         say(f"feedback/, grades.csv and class_report.html (+ score_histogram.png) written; details in grading.log "
             f"and {console.where()}")
+        for path in sorted((ROOT / "lms").glob("*")) if (ROOT / "lms").is_dir() else []:
+            if path.name != "roster.json":
+                say(f"for the LMS: {path.relative_to(ROOT)}")
         return 0
     if args.step == "autograde":
         return max(pipeline.autograde(lab).returncode for lab in chosen)
     if args.step == "feedback":
         return max(pipeline.feedback(lab).returncode for lab in chosen)
     if args.step == "export":
-        print(f"wrote {pipeline.export(ROOT)}\n")
-        print(pipeline.grade_table(pipeline.grades(ROOT)))
+        from . import lms
+
+        lms.name_students(ROOT)
+        print(f"wrote {pipeline.export(ROOT)}")
+        rows = pipeline.grades(ROOT)
+        for path in lms.export(ROOT, args.labs or sorted({g.lab for g in rows}), rows, args.lms):
+            print(f"wrote {path.relative_to(ROOT)}")
+        print()
+        print(pipeline.grade_table(rows))
         return 0
     if args.step == "mutants":
         from . import mutants
@@ -152,6 +170,10 @@ def run(args, chosen, parser) -> int:
             print(f"  {lab:28s} {len(results[lab]):3d} mutants in {time.perf_counter() - start:6.1f} s", flush=True)
         print(mutants.table(results))
         return 0 if all(r.caught for rs in results.values() for r in rs) else 1
+    if args.step == "colab-check":
+        from . import colab_check
+
+        return colab_check.main(args.runtime, args.labs, say=lambda line: print(line, flush=True))
     if args.step == "tidy":
         for path in tidy_sources():
             print(f"tidied {path.relative_to(ROOT)}")

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "source"
 RELEASE = ROOT / "release"
 
-# What `make stamp` rewrites from course_utils/course_info.py.
+# What `make tidy` rewrites from course_utils/course_info.py.
 PIP_LINE = re.compile(r'^COURSE_PIP = "[^"]*"', re.M)
 BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
                    r"\(https://colab\.research\.google\.com/github/[^)]*\)")

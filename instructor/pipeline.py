@@ -22,11 +22,12 @@ BUILD = ROOT / "build"
 
 # ---------------------------------------------------------------- executing the solution notebooks
 def execute(lab: str, mode: str = "quick", output_dir: Path = BUILD / "executed",
-            extra_parameters: dict | None = None) -> float:
+            extra_parameters: dict | None = None, kernel_name: str = "python3") -> float:
     """Run a lab's solution notebook with papermill in ``mode``; returns the wall time in seconds.
 
     The executed copy (with outputs and plots) is written to ``output_dir/<lab>.ipynb``. Raises
-    ``papermill.PapermillExecutionError`` naming the failing cell when a cell errors.
+    ``papermill.PapermillExecutionError`` naming the failing cell when a cell errors. ``kernel_name``
+    picks another Jupyter kernel (``make colab-check`` runs the notebooks on Colab's versions).
     """
     import papermill
 
@@ -35,7 +36,7 @@ def execute(lab: str, mode: str = "quick", output_dir: Path = BUILD / "executed"
     start = time.perf_counter()
     papermill.execute_notebook(str(source_notebook(lab)), str(output_dir / f"{lab}.ipynb"),
                                parameters=parameters, cwd=str(source_notebook(lab).parent),
-                               kernel_name="python3", progress_bar=False, log_output=False)
+                               kernel_name=kernel_name, progress_bar=False, log_output=False)
     return time.perf_counter() - start
 
 
@@ -82,25 +83,12 @@ def export(root: Path = ROOT, to: Path | None = None) -> Path:
     return grading_record.export(root, to)
 
 
-def collect(downloads: Path, lab: str, root: Path = ROOT) -> subprocess.CompletedProcess:
-    """Copy an LMS download (zips, folders, renamed notebooks) into nbgrader's ``submitted/``.
+def collect(downloads: Path, lab: str, root: Path = ROOT):
+    """Copy an LMS download (its zip file or a folder: zips, per-student folders, renamed notebooks)
+    into nbgrader's ``submitted/``; returns an :class:`instructor.lms.Collected` (see that module)."""
+    from . import lms
 
-    Uses nbgrader's ``zip_collect`` with :class:`instructor.collect.LmsCollector`.
-    """
-    archive = root / "downloaded" / lab / "archive"
-    if archive.exists():
-        shutil.rmtree(archive)
-    shutil.copytree(downloads, archive)
-    extracted = root / "downloaded" / lab / "extracted"
-    return nbgrader("zip_collect", lab, "--force", "--strict",
-                    "--ZipCollectApp.collector_plugin=instructor.collect.LmsCollector",
-                    f"--LmsCollector.notebook={lab}.ipynb", f"--LmsCollector.extracted_root={extracted}",
-                    root=root)
-
-
-def skipped_downloads(log: str) -> list[str]:
-    """The files zip_collect passed over (not a notebook, no student id), from its log."""
-    return [line.split("] ", 1)[-1].strip() for line in log.splitlines() if "Skipped" in line]
+    return lms.collect(downloads, lab, root)
 
 
 # ------------------------------------------------------------------------------------ demo class

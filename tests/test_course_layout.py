@@ -28,6 +28,22 @@ def test_environment_yml_pins_equal_requirements():
     def pins(text):
         return set(re.findall(r"^[\s-]*([A-Za-z0-9_.-]+==[^\s#]+)", text, re.M))
     assert pins((ROOT / "requirements.txt").read_text()) == pins((ROOT / "environment.yml").read_text())
+    student = pins((ROOT / "requirements-student.txt").read_text())
+    assert student <= pins((ROOT / "requirements.txt").read_text()), "the student set pins other versions than CI's"
+    tools = {pin.split("==")[0] for pin in student} & {"nbgrader", "dask", "distributed", "papermill", "pytest",
+                                                         "selenium", "jupytext"}
+    assert not tools, f"instructor/test tools in the student set: {tools}"
+
+
+def test_colab_runtimes_name_their_python_and_frameworks():
+    from instructor import colab_check
+
+    assert {"2026.07", "2026.08"} <= set(colab_check.runtimes())
+    for runtime in colab_check.runtimes():
+        text = (ROOT / "colab" / f"{runtime}.txt").read_text()
+        assert re.fullmatch(r"3\.1[0-9]", colab_check.python_of(runtime))
+        for package in ("torch", "tensorflow", "keras", "numpy"):
+            assert re.search(rf"^{package}==", text, re.M), f"colab/{runtime}.txt pins no {package}"
 
 
 @pytest.mark.parametrize("lab", LABS)

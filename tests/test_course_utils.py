@@ -97,11 +97,14 @@ def test_torch_helpers():
 
 
 def test_lms_student_ids():
-    from instructor.collect import student_id_from
+    from instructor.lms import owner_of
 
-    assert student_id_from("Jane Doe_12345_assignsubmission_file_") == "jane-doe"
-    assert student_id_from("doejane_12345_67890_Copy of pt01_batchnorm.ipynb") == "doejane"
-    assert student_id_from("___") is None
+    assert owner_of(("Jane Doe_12345_assignsubmission_file_", "x.ipynb")).student_id == "jane-doe-12345"
+    assert owner_of(("doejane_12345_67890_Copy of pt01_batchnorm.ipynb",)).student_id == "doejane-12345"
+    assert owner_of(("doejane_LATE_12345_67890_pt01_batchnorm.ipynb",)).late
+    assert owner_of(("jane_pt01_batchnorm.ipynb",), "pt01_batchnorm").student_id == "jane"
+    assert owner_of(("Copy of pt01_batchnorm.ipynb",), "pt01_batchnorm") is None
+    assert owner_of(("___",)) is None
 
 
 def test_grade_table_lists_every_student_and_lab():

@@ -155,25 +155,3 @@ def test_unreadable_submissions_get_a_zero_feedback_and_a_report_line(tmp_path):
         assert f"{lab} {student}: UNREADABLE - " in report
         assert "unreadable (score 0)" in (root / "feedback" / student / lab / f"{lab}.html").read_text()
     assert {r["student_id"] for r in pipeline.read_grades_csv(root / "grades.csv")} == set(bad)
-
-
-def test_collect_lms_download_with_renamed_files(tmp_path):
-    """Canvas-style flat files and Moodle-style folders, renamed by Colab/LMS, land under the canonical name."""
-    import zipfile
-
-    lab = LABS[0]
-    root = tmp_path / "class"
-    shutil.copytree(ROOT / "source" / lab, root / "source" / lab)
-    pipeline.release(root, [lab])
-    notebook = (root / "release" / lab / f"{lab}.ipynb").read_text()
-    downloads = tmp_path / "downloads"
-    (downloads / "Jane Doe_1234_assignsubmission_file_").mkdir(parents=True)
-    (downloads / "Jane Doe_1234_assignsubmission_file_" / f"{lab} (1).ipynb").write_text(notebook)
-    (downloads / f"doejohn_555_666_Copy of {lab}.ipynb").write_text(notebook)
-    with zipfile.ZipFile(downloads / "submissions.zip", "w") as zf:
-        zf.writestr(f"roe_ann_77_88_{lab}.ipynb", notebook)
-    (downloads / "readme.txt").write_text("not a submission")
-    proc = pipeline.collect(downloads, lab, root)
-    assert any("readme.txt" in line for line in pipeline.skipped_downloads(proc.stdout + proc.stderr))
-    collected = sorted(p.relative_to(root / "submitted").as_posix() for p in (root / "submitted").rglob("*.ipynb"))
-    assert collected == [f"{s}/{lab}/{lab}.ipynb" for s in ("doejohn", "jane-doe", "roe")]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import lms
 from ..notebooks import labs
 from . import record, report
 from .intake import intake
@@ -37,8 +38,11 @@ def _client(workers: int, scheduler: str | None):
 
 
 def grade_class(root: Path, only: list[str] | None = None, progress=True, limits: Limits | None = None,
-                workers: int = 1, scheduler: str | None = None, resume: bool = True):
+                workers: int = 1, scheduler: str | None = None, resume: bool = True, lms_name: str | None = None):
     """Grade every submission of the chosen labs; returns ``(grades, outcomes)``.
+
+    ``lms_name`` ("canvas", "moodle", or None: the LMS the class was collected from, if any) chooses the
+    grade import file and feedback bundle written into ``lms/`` beside ``grades.csv`` (:mod:`instructor.lms`).
 
     Every submission ends with a gradebook row and an Outcome (see the module docstring). An
     ``progress``: show a progress bar (True, on stderr), or the stream to draw it on, or False. An
@@ -134,10 +138,12 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
             log.write(f"{outcome.lab} {outcome.student}: {outcome.status} {outcome.detail} {list(outcome.notes)}\n")
             if not (root / "autograded" / outcome.student / outcome.lab / f"{outcome.lab}.ipynb").exists():
                 record.placeholder_feedback(outcome, root)
+    lms.name_students(root)
     record.export(root)
     rows = report.grades(root)
     if pairs:
         report.class_report(root, chosen, rows)
+    lms.export(root, chosen, rows, lms_name)
     grade_class.last_run = {"seconds": seconds, "ran": len(tasks)}
     return rows, ordered
 
