@@ -5,10 +5,13 @@ A runtime is a pinned file ``colab/<runtime>.txt`` (the versions of Colab's publ
 with that Python (once; again when the file changes), installs ``course_utils`` into it as the Colab
 setup cell would, registers it as a Jupyter kernel, and runs every lab's solution notebook in quick
 mode on that kernel with papermill from the course's own environment. The table (lab x runtime: pass
-or the failing cell, seconds) is printed and written to ``build/colab/report.md``.
+or the failing cell, seconds) is printed and written to ``build/colab/report.md``, joining every
+runtime checked so far (``build/colab/<runtime>/results.json``).
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shutil
@@ -30,12 +33,12 @@ class SetupError(RuntimeError):
     """The runtime's environment could not be built (no such Python, a package the registry lacks)."""
 
 
-def runtimes() -> list[str]:
-    return sorted(p.stem for p in RUNTIMES.glob("*.txt"))
+def runtimes(folder: Path = RUNTIMES) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.txt"))
 
 
-def python_of(runtime: str) -> str:
-    text = (RUNTIMES / f"{runtime}.txt").read_text()
+def python_of(runtime: str, folder: Path = RUNTIMES) -> str:
+    text = (folder / f"{runtime}.txt").read_text()
     match = re.search(r"^# python: (\d+\.\d+)\s*$", text, re.M)
     if not match:
         raise SetupError(f"colab/{runtime}.txt has no '# python: X.Y' line naming the runtime's Python")
@@ -55,17 +58,16 @@ def interpreter(version: str) -> str:
                      f"(for example `pyenv install {version}`) to check this runtime")
 
 
-def environment(runtime: str, log) -> Path:
+def environment(runtime: str, log, folder: Path = RUNTIMES, build: Path = BUILD) -> Path:
     """``build/colab/<runtime>/venv`` with the runtime's packages and course_utils; built when missing."""
-    requirements = RUNTIMES / f"{runtime}.txt"
-    folder = BUILD / runtime
-    venv = folder / "venv"
-    stamp = venv / ".installed"
+    requirements = folder / f"{runtime}.txt"
+    venv = build / runtime / "venv"
+    stamp = build / runtime / "installed.txt"  # the requirements it was built from
     if stamp.exists() and stamp.read_text() == requirements.read_text():
         return venv
     shutil.rmtree(venv, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    python = interpreter(python_of(runtime))
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    python = interpreter(python_of(runtime, folder))
     steps = [[python, "-m", "venv", str(venv)],
              [str(venv / "bin/pip"), "install", "--disable-pip-version-check", "-q", "-r", str(requirements)],
              [str(venv / "bin/pip"), "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", str(ROOT)]]
@@ -79,10 +81,10 @@ def environment(runtime: str, log) -> Path:
     return venv
 
 
-def kernel(runtime: str, venv: Path) -> tuple[str, str]:
+def kernel(runtime: str, venv: Path, build: Path = BUILD) -> tuple[str, str]:
     """Register the runtime's Python as a kernel under build/colab/<runtime>/jupyter; (name, JUPYTER_PATH)."""
     name = f"colab-{runtime}"
-    prefix = BUILD / runtime / "jupyter"
+    prefix = build / runtime / "jupyter"
     subprocess.run([str(venv / "bin/python"), "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", name,
                     "--display-name", f"Colab {runtime}"], check=True, capture_output=True)
     return name, str(prefix / "share" / "jupyter")
@@ -139,33 +141,45 @@ def table(results: list[LabRun], found: dict) -> str:
     return "\n".join(lines)
 
 
-def main(chosen_runtimes: list[str] | None, chosen_labs: list[str] | None, say=print) -> int:
-    chosen_runtimes = chosen_runtimes or runtimes()
-    unknown = [rt for rt in chosen_runtimes if rt not in runtimes()]
+def main(chosen_runtimes: list[str] | None, chosen_labs: list[str] | None, say=print,
+         folder: Path = RUNTIMES, build: Path = BUILD) -> int:
+    """Check the runtimes (default: every ``folder/*.txt``); 0 all pass, 1 a lab failed, 2 unknown runtime,
+    3 an environment could not be built."""
+    chosen_runtimes = chosen_runtimes or runtimes(folder)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: TensorFlow's C++ log lines stay off
+    unknown = [rt for rt in chosen_runtimes if rt not in runtimes(folder)]
     if unknown:
-        say(f"error: unknown runtime {', '.join(unknown)}; the runtimes are: {', '.join(runtimes())} (colab/*.txt)")
+        say(f"error: unknown runtime {', '.join(unknown)}; the runtimes are: {', '.join(runtimes(folder))} ({folder}/*.txt)")
         return 2
     results, found, failed_setup = [], {}, []
     for runtime in chosen_runtimes:
-        BUILD.joinpath(runtime).mkdir(parents=True, exist_ok=True)
-        with open(BUILD / runtime / "install.log", "a") as log:
+        build.joinpath(runtime).mkdir(parents=True, exist_ok=True)
+        with open(build / runtime / "install.log", "a") as log:
             try:
                 start = time.perf_counter()
-                venv = environment(runtime, log)
-                say(f"{runtime}: environment ready in {time.perf_counter() - start:.0f} s ({venv.relative_to(ROOT)})")
+                venv = environment(runtime, log, folder, build)
+                say(f"{runtime}: environment ready in {time.perf_counter() - start:.0f} s ({venv})")
             except SetupError as err:
                 say(f"{runtime}: {err}")
                 failed_setup.append(runtime)
                 continue
         found[runtime] = versions(venv)
-        name, jupyter_path = kernel(runtime, venv)
+        name, jupyter_path = kernel(runtime, venv, build)
         for lab in chosen_labs or labs():
-            result = run_lab(lab, runtime, name, jupyter_path, BUILD / runtime / "executed")
+            result = run_lab(lab, runtime, name, jupyter_path, build / runtime / "executed")
             results.append(result)
             say(f"{runtime} {lab:28s} {'pass' if result.ok else 'FAIL'} {result.seconds:6.1f} s {result.detail}")
-    report = table(results, found)
-    (BUILD / "report.md").write_text(report + "\n")
-    say("\n" + report + f"\n\n(table: {(BUILD / 'report.md').relative_to(ROOT)})")
+    for runtime in found:  # this run's results per runtime; the report joins every runtime checked so far
+        mine = [dataclasses.asdict(r) for r in results if r.runtime == runtime]
+        (build / runtime / "results.json").write_text(json.dumps({"versions": found[runtime], "labs": mine}, indent=1))
+    every, versions_of = [], {}
+    for path in sorted(build.glob("*/results.json")):
+        data = json.loads(path.read_text())
+        versions_of[path.parent.name] = data["versions"]
+        every += [LabRun(**r) for r in data["labs"]]
+    report = table(every, versions_of)
+    (build / "report.md").write_text(report + "\n")
+    say("\n" + report + f"\n\n(table: {build / 'report.md'})")
     if failed_setup:
         return 3
     return 0 if all(r.ok for r in results) else 1

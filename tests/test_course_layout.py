@@ -33,6 +33,11 @@ def test_environment_yml_pins_equal_requirements():
     tools = {pin.split("==")[0] for pin in student} & {"nbgrader", "dask", "distributed", "papermill", "pytest",
                                                          "selenium", "jupytext"}
     assert not tools, f"instructor/test tools in the student set: {tools}"
+    student = pins((ROOT / "requirements-student.txt").read_text())
+    assert student <= pins((ROOT / "requirements.txt").read_text()), "the student set pins other versions than CI's"
+    tools = {pin.split("==")[0] for pin in student} & {"nbgrader", "dask", "distributed", "papermill", "pytest",
+                                                         "selenium", "jupytext"}
+    assert not tools, f"instructor/test tools in the student set: {tools}"
 
 
 def test_colab_runtimes_name_their_python_and_frameworks():

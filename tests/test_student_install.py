@@ -8,7 +8,9 @@ environment imports what the labs need and none of the instructor's tools, and r
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import shutil
 import socket
 import subprocess
@@ -27,7 +29,7 @@ def readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- student-install -->\s*```bash\n(.*?)```\s*<!-- /student-install -->", text, re.S)
     assert block, "README: the student commands must sit in a ```bash block between <!-- student-install --> markers"
-    return [line for line in block[1].splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [line.strip() for line in block[1].splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def test_readme_student_commands_as_written(tmp_path, record_property):
@@ -50,14 +52,19 @@ def test_readme_student_commands_as_written(tmp_path, record_property):
     found = json.loads(subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True).stdout)
     assert found == {"missing": [], "tools": []}, found
     size = subprocess.run(["du", "-sm", str(checkout / ".venv")], capture_output=True, text=True).stdout.split()[0]
-    record_property("student_venv_mb", size)
-    print(f"student environment: {size} MB")
+    packages = len(json.loads(subprocess.run([str(python), "-m", "pip", "list", "--format=json"],
+                                             capture_output=True, text=True, check=True).stdout))
+    record_property("student_venv", f"{size} MB, {packages} packages")
+    print(f"student environment: {size} MB, {packages} packages")
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen(["bash", "-c", f"{commands[-1]} --no-browser --ip=127.0.0.1 --port={port} "
-                               "--ServerApp.token=student-test --ServerApp.open_browser=False"],
+    # test-only flags: headless, a free port, a known token; --allow-root because CI runs as root
+    # (JupyterLab refuses root without it; a student is not root)
+    flags = f" --no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token=student-test"
+    flags += " --allow-root" if os.geteuid() == 0 else ""
+    server = subprocess.Popen(["bash", "-c", commands[-1] + flags],
                               cwd=checkout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         listing, deadline = None, time.time() + 120
@@ -73,8 +80,5 @@ def test_readme_student_commands_as_written(tmp_path, record_property):
         served = {item["name"] for item in listing["content"]}
         assert {"pt01_batchnorm", "tf01_batchnorm"} <= served, served
     finally:
-        import os
-        import signal
-
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
