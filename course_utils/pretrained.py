@@ -184,6 +184,18 @@ def load_vgg19_encoder(pretrained: bool = True, download: bool = True, device="c
 
 
 # -------------------------------------------------------------------------------------------- Keras
+KERAS_VGG19_NOTOP = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # the name keras.applications caches
+
+
+def keras_vgg19_cache_file() -> str:
+    """Where ``keras.applications.VGG19(weights="imagenet", include_top=False)`` keeps its download:
+    ``$KERAS_HOME/models/`` (default ``~/.keras/models/``)."""
+    import os
+
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(home, "models", KERAS_VGG19_NOTOP)
+
+
 def load_vgg19_encoder_keras(pretrained: bool = True, verbose: bool = True):
     """Keras VGG-19 up to ``block4_conv1`` (= relu4_1) via ``keras.applications.VGG19``, channels-last.
 
@@ -195,20 +207,27 @@ def load_vgg19_encoder_keras(pretrained: bool = True, verbose: bool = True):
     """
     import contextlib
     import io
+    import os
 
     import keras
 
     base, note = None, ""
+    cached = keras_vgg19_cache_file()
+    was_cached = os.path.exists(cached)
     if pretrained:
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # Keras prints a "Downloading data" line of its own
-                base = keras.applications.VGG19(include_top=False, weights="imagenet", input_shape=(None, None, 3))
+                # a file already in Keras' cache is read as it is (Keras checked its hash when it downloaded it)
+                base = keras.applications.VGG19(include_top=False, weights=cached if was_cached else "imagenet",
+                                                input_shape=(None, None, 3))
         except Exception as err:  # offline
             note = _one_line(err)
     if base is not None:
         def preprocess(images):
             return keras.applications.vgg19.preprocess_input(images * 255.0)
-        is_pretrained, source = True, "pretrained keras.applications.VGG19(weights='imagenet') (Keras' cache)"
+        is_pretrained = True
+        source = (f"pretrained keras.applications.VGG19 ImageNet weights "
+                  f"({'from the cache' if was_cached else 'downloaded'}: {cached})")
         if verbose:
             print(f"VGG-19 encoder: {source}")
     else:

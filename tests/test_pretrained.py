@@ -151,6 +151,8 @@ KERAS_CHECK = textwrap.dedent("""
     from course_utils import pretrained as pr
     real = keras.applications.VGG19
     def fake(*args, weights=None, **kwargs):
+        if weights == "imagenet" and MODE == "cached":
+            raise AssertionError("a file in Keras' cache must be read, not downloaded again")
         if weights == "imagenet":
             if MODE == "fail":
                 raise OSError("simulated: cannot reach storage.googleapis.com")
@@ -169,15 +171,27 @@ KERAS_CHECK = textwrap.dedent("""
         np.save(OUT, np.asarray(feats[3]))
     else:
         assert pretrained is True and "NOT" not in source
+        assert ("from the cache" in source) == (MODE == "cached"), source
+    if MODE == "cached":  # the cached file's weights are the ones in the model
+        w = model.get_layer("block3_conv2").get_weights()[0]
+        np.testing.assert_array_equal(w, pr.fallback_vgg19_arrays(1)["conv3_2"][0].transpose(2, 3, 1, 0))
     print("OK")
 """)
 
 
-@pytest.mark.parametrize("mode", ["fail", "ok"])
+@pytest.mark.parametrize("mode", ["fail", "ok", "cached"])
 def test_keras_loader_both_paths(mode, tmp_path):
+    """Offline (download fails), downloaded (simulated), and a weights file already in Keras' cache."""
+    import os
+
+    from fake_weights import keras_vgg19_notop
+
     out = tmp_path / "keras_relu4_1.npy"
+    if mode == "cached":
+        keras_vgg19_notop(tmp_path / "keras-home")
     code = f"MODE = {mode!r}; OUT = {str(out)!r}\n" + KERAS_CHECK
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "KERAS_HOME": str(tmp_path / "keras-home")})
     assert proc.returncode == 0 and proc.stdout.strip().endswith("OK"), proc.stdout[-2000:] + proc.stderr[-3000:]
     lines = [line for line in proc.stdout.splitlines() if line.startswith("VGG-19 encoder")]
     assert len(lines) == 1 and ("NOT pretrained" in lines[0]) == (mode == "fail"), proc.stdout
@@ -188,3 +202,18 @@ def test_keras_loader_both_paths(mode, tmp_path):
         encoder = pr.load_vgg19_encoder(pretrained=False, verbose=False)
         ref = encoder(torch.from_numpy(x).permute(0, 3, 1, 2))["relu4_1"].permute(0, 2, 3, 1).numpy()
         np.testing.assert_allclose(np.load(out), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_real_weights_api_reads_a_file_in_torch_cache(tmp_path, monkeypatch, capsys):
+    """No fakes in the loader: torchvision's own weights API finds the file in $TORCH_HOME/hub/checkpoints."""
+    import torch
+
+    from fake_weights import FAKE_SEED, torch_vgg19_checkpoint
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch_vgg19_checkpoint(tmp_path)
+    encoder = pr.load_vgg19_encoder(pretrained=True, download=False)
+    assert encoder.pretrained is True and "from the cache" in capsys.readouterr().out
+    expected = pr.fallback_vgg19_arrays(FAKE_SEED)["conv4_1"][0]
+    np.testing.assert_array_equal(encoder.features[pr.TORCH_INDEX["conv4_1"]].weight.numpy(), expected)
+    assert isinstance(encoder(torch.rand(1, 3, 8, 8))["relu4_1"], torch.Tensor)
