@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -200,11 +201,19 @@ def collect(downloads: Path, lab: str, root: Path) -> Collected:
     downloads = Path(downloads)
     if not downloads.exists():
         raise FileNotFoundError(f"no such download: {downloads} (give the LMS's zip file or the folder holding it)")
-    area = root / "downloaded" / lab
-    shutil.rmtree(area, ignore_errors=True)
+    unpacked = root / "downloaded" / lab / "unpacked"   # rewritten by every collect of this lab
     result = Collected(lab)
-    unpack(downloads, area / "unpacked" / downloads.name, result.skipped)
-    unpacked = area / "unpacked"
+    with tempfile.TemporaryDirectory(prefix="lms-download-") as keep:
+        source = downloads
+        inside = unpacked.resolve() == downloads.resolve() or unpacked.resolve() in downloads.resolve().parents
+        if inside:  # the download lies in the folder collect rewrites: work from a copy, put it back after
+            source = Path(keep) / downloads.name
+            (shutil.copytree if downloads.is_dir() else shutil.copy2)(downloads, source)
+        shutil.rmtree(unpacked, ignore_errors=True)
+        unpack(source, unpacked / downloads.name, result.skipped)
+        if inside and not downloads.exists():
+            downloads.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if source.is_dir() else shutil.copy2)(source, downloads)
     claims: dict[str, list] = {}
     files = []
     for path in sorted(p for p in unpacked.rglob("*") if p.is_file()):

@@ -138,3 +138,14 @@ def test_full_mode_runs_at_smoke_size(lab, caches, tmp_path, monkeypatch):
     assert "mode=full" in text, "the run did not take full mode"
     if lab in EVIDENCE:
         assert EVIDENCE[lab] in text, f"{lab}: the full-only branch did not run (no {EVIDENCE[lab]!r} in the outputs)"
+
+
+def test_evidence_catches_a_branch_that_did_not_run(tmp_path, monkeypatch):
+    """With no weights in torchvision's cache, pt05's pretrained branch falls back (as it must offline), and
+    the evidence check says that the branch under test did not run."""
+    lab = "pt05_adain"
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-cache"))
+    pipeline.execute(lab, "full", output_dir=tmp_path, extra_parameters={
+        "FULL": smoke_full(lab), **pipeline.reference_parameters(lab, tmp_path / "references")})
+    text = outputs_text(tmp_path / f"{lab}.ipynb")
+    assert "mode=full" in text and "NOT pretrained" in text and EVIDENCE[lab] not in text

@@ -127,6 +127,16 @@ def test_recollect_replaces_and_keeps_earlier_labs(tmp_path):
     assert {r["lab"] for r in lms.roster_rows(root)} == {LAB, "tf01_batchnorm"}
 
 
+def test_download_inside_the_collect_folder_is_not_lost(tmp_path, canvas_zip):
+    """An instructor who saved the zip into downloaded/<lab>/ (which collect rewrites) keeps it."""
+    root = tmp_path / "course"
+    for inside in (root / "downloaded" / LAB / "submissions.zip", root / "downloaded" / LAB / "unpacked" / "s.zip"):
+        inside.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(canvas_zip, inside)
+        pipeline.collect(inside, LAB, root)
+        assert inside.exists() and "doejane-1002" in collected(root)
+
+
 def test_missing_download_says_what_to_give(tmp_path):
     with pytest.raises(FileNotFoundError, match="zip file or the folder"):
         pipeline.collect(tmp_path / "nope.zip", LAB, tmp_path / "course")
