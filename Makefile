@@ -22,7 +22,7 @@ SYSTEM_PACKAGES := chromium chromium-driver bubblewrap
 LOGS := build/logs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-packages course execute references release collect class grade autograde feedback export bench-grading mutants colab-check tidy test clean
+.PHONY: help venv system-packages course execute references release collect class grade autograde feedback export bench-grading bench-full mutants colab-check tidy test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 17
@@ -83,6 +83,9 @@ export: venv  ## grades.csv, the grade table, and the LMS import files in lms/ (
 
 bench-grading: venv  ## grading throughput: plain nbgrader vs the course's grader at 1 and 2 workers (numbers only)
 	$(PY) benchmarks/grading.py $(if $(LAB),--lab $(LAB))
+
+bench-full: venv  ## full mode's wall time per lab on this machine (measured, or projected from a cut run); LABS=...
+	$(PY) benchmarks/full_mode.py $(LABS_ARG)
 
 mutants: venv  ## grade the mutant library (tests/mutants/) against each lab's grade cells; per-lab table
 	$(PY) -m instructor mutants $(LABS_ARG)

@@ -126,3 +126,9 @@ def test_measurements_stay_on_this_machine(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_RESULTS_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert artifacts.results_dir() == tmp_path / "cache" / "normalization-course"
+
+
+def test_can_reach_says_no_for_a_host_that_cannot_exist():
+    from course_utils.datasets import can_reach
+
+    assert can_reach("host.invalid", timeout=1.0) is False  # RFC 2606: never resolves

@@ -113,6 +113,8 @@ def _learnable_cifar(self, split, **kwargs):
 
 _tfds_mock = _tfds.testing.mock_data(as_dataset_fn=_learnable_cifar)
 _tfds_mock.__enter__()
+import course_utils.datasets as _datasets
+_datasets.can_reach = lambda *args, **kwargs: True  # the "download" is served by the mock
 """
 
 
