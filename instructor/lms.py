@@ -138,6 +138,7 @@ def unpack(source: Path, target: Path, problems: list[str], depth: int = 0, budg
         problems.append(f"{source.name}: zip nested more than {MAX_DEPTH} deep, not opened")
         return
     folder = target.with_suffix("")
+    scratch = folder.parent / f".{folder.name}.unzipped"
     try:
         with zipfile.ZipFile(source) as zf:
             members, refused = _safe_members(zf)
@@ -147,7 +148,6 @@ def unpack(source: Path, target: Path, problems: list[str], depth: int = 0, budg
                 problems.append(f"{source.name}: unpacks to {size / 1e9:.1f} GB, more than the download may; not opened")
                 return
             budget[0] -= size
-            scratch = folder.parent / f".{folder.name}.unzipped"
             for info in members:
                 out = scratch.joinpath(*PurePosixPath(info.filename.replace("\\", "/")).parts)
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +155,7 @@ def unpack(source: Path, target: Path, problems: list[str], depth: int = 0, budg
                     shutil.copyfileobj(src, dst)
                 os.utime(out, (_zip_time(info), _zip_time(info)))
     except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, NotImplementedError) as err:
+        shutil.rmtree(scratch, ignore_errors=True)  # nothing of a half-read archive is collected
         problems.append(f"{source.name}: not a readable zip archive ({type(err).__name__}: {err}); "
                         "download it again from the LMS")
         return

@@ -137,6 +137,22 @@ def test_download_inside_the_collect_folder_is_not_lost(tmp_path, canvas_zip):
         assert inside.exists() and "doejane-1002" in collected(root)
 
 
+def test_half_readable_zip_collects_nothing_of_it(tmp_path):
+    """A zip whose second member is corrupt (bad CRC) is reported whole; nothing of it is half-collected."""
+    path = zip_of(tmp_path / "submissions.zip", {f"aaa_1_1_{LAB}.ipynb": notebook("first"),
+                                                 f"bbb_2_2_{LAB}.ipynb": notebook("second " * 50)})
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        second = zf.infolist()[1]
+    at = second.header_offset + 30 + len(second.filename) + 5  # inside the second member's stored bytes
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    root = tmp_path / "course"
+    result = pipeline.collect(path, LAB, root)
+    assert collected(root) == {}
+    assert any("submissions.zip: not a readable zip archive" in line for line in result.skipped)
+
+
 def test_missing_download_says_what_to_give(tmp_path):
     with pytest.raises(FileNotFoundError, match="zip file or the folder"):
         pipeline.collect(tmp_path / "nope.zip", LAB, tmp_path / "course")
