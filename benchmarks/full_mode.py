@@ -10,7 +10,6 @@ tests) is multiplied too, and the table says so. Offline, the pretrained/CIFAR-1
 from __future__ import annotations
 
 import argparse
-import ast
 import platform
 import sys
 import tempfile
@@ -19,10 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import nbformat  # noqa: E402
-
 from instructor import pipeline  # noqa: E402
-from instructor.notebooks import labs, source_notebook  # noqa: E402
+from instructor.notebooks import as_parameter, labs, parameter_tables  # noqa: E402
 
 # lab -> (knobs cut, factor): the projection multiplies the cut run's time by the factor
 CUTS = {
@@ -35,12 +32,7 @@ CUTS = {
 
 
 def full_table(lab: str) -> dict:
-    nb = nbformat.read(source_notebook(lab), as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    for node in ast.parse(cell.source).body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "FULL":
-            return {k: list(v) if isinstance(v, tuple) else v for k, v in ast.literal_eval(node.value).items()}
-    raise ValueError(f"{lab}: no FULL table")
+    return as_parameter(parameter_tables(lab)["FULL"])
 
 
 def main() -> int:

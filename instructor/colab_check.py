@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .notebooks import ROOT, labs, source_notebook
+from .notebooks import ROOT, labs
 
 RUNTIMES = ROOT / "colab"
 BUILD = ROOT / "build" / "colab"

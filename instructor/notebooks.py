@@ -117,3 +117,19 @@ def tidy_sources(root: Path = ROOT) -> list[Path]:
             path.write_text(new)
             changed.append(path)
     return changed
+
+
+def parameter_tables(lab: str, root: Path = ROOT) -> dict:
+    """The FULL and QUICK dicts of a lab's parameters cell, read without running it (tuples kept)."""
+    nb = nbformat.read(source_notebook(lab, root), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    found = {}
+    for node in ast.parse(cell.source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("FULL", "QUICK"):
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    return found
+
+
+def as_parameter(table: dict) -> dict:
+    """A FULL/QUICK dict as papermill can inject it: tuples become lists (papermill writes a tuple as a string)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in table.items()}

@@ -11,14 +11,12 @@ the test fails when the branch did not run.
 """
 from __future__ import annotations
 
-import ast
 import json
 
-import nbformat
 import pytest
 
 from instructor import pipeline
-from instructor.notebooks import labs, source_notebook
+from instructor.notebooks import as_parameter, labs, parameter_tables
 
 LABS = labs()
 
@@ -51,21 +49,12 @@ EVIDENCE = {
 
 
 def tables(lab: str) -> dict:
-    """The lab's FULL and QUICK dicts, read from its parameters cell without running it."""
-    nb = nbformat.read(source_notebook(lab), as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    found = {}
-    for node in ast.parse(cell.source).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("FULL", "QUICK"):
-            found[node.targets[0].id] = ast.literal_eval(node.value)
-    return found
+    return parameter_tables(lab)
 
 
 def smoke_full(lab: str) -> dict:
-    """FULL with SMOKE's sizes, as papermill can inject it (tuples become lists)."""
-    def plain(value):
-        return list(value) if isinstance(value, tuple) else value
-    return {k: plain(v) for k, v in {**tables(lab)["FULL"], **SMOKE[lab]}.items()}
+    """FULL with SMOKE's sizes, as papermill can inject it."""
+    return as_parameter({**tables(lab)["FULL"], **SMOKE[lab]})
 
 
 def test_smoke_sizes_cut_only_sizes():
