@@ -248,8 +248,7 @@ def collect(downloads: Path, lab: str, root: Path) -> Collected:
             result.notes.append(f"{student}: handed in after the due date (late)")
         roster["students"][student] = {"lms": who.lms, "lms_id": who.lms_id, "name": who.name}
         roster["labs"].setdefault(lab, {})[student] = {"file": rel, "late": who.late, "prefix": who.prefix}
-    known = Counter(v["lms"] for v in roster["students"].values() if v["lms"] != "unknown")
-    result.lms = known.most_common(1)[0][0] if known else "unknown"
+    result.lms = detect(roster) or "unknown"
     save_roster(root, roster)
     return result
 

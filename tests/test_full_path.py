@@ -48,19 +48,15 @@ EVIDENCE = {
 }
 
 
-def tables(lab: str) -> dict:
-    return parameter_tables(lab)
-
-
 def smoke_full(lab: str) -> dict:
     """FULL with SMOKE's sizes, as papermill can inject it."""
-    return as_parameter({**tables(lab)["FULL"], **SMOKE[lab]})
+    return as_parameter({**parameter_tables(lab)["FULL"], **SMOKE[lab]})
 
 
 def test_smoke_sizes_cut_only_sizes():
     assert set(SMOKE) == set(LABS), "every lab needs smoke sizes"
     for lab, cut in SMOKE.items():
-        full = tables(lab)["FULL"]
+        full = parameter_tables(lab)["FULL"]
         assert set(cut) <= set(full), f"{lab}: SMOKE names knobs FULL lacks: {set(cut) - set(full)}"
         assert not set(cut) & FLAGS, f"{lab}: SMOKE overrides a flag of full mode: {set(cut) & FLAGS}"
 
