@@ -15,7 +15,12 @@ How a lab is run (one kernel per lab, so a lab with many mutants costs one impor
    the mutants of *k + 1* (the experiments after the last exercise are never run), so each mutant sees a correct notebook around it. The real solution's
    grade cells must score full marks there: that is the baseline a mutant is compared with.
 
-A mutant is *caught* when its exercise scores less than full marks.
+4. after the notebook's own grade cells, the grader's probe for the exercise runs in the same kernel
+   (:mod:`instructor.grading.probes`) and its data is judged against the solution's reference, as for
+   a real submission (:mod:`instructor.grading.checks`): ``probe_score``.
+
+A mutant is *caught* when the grader's verdict (the probe's score) for its exercise is below full
+marks; the notebook's own tests (what a student sees in Colab) must agree on the real solution.
 """
 from __future__ import annotations
 
@@ -61,10 +66,11 @@ class Result:
     score: float
     max_score: float
     failing: list[str]
+    probe_score: float | None = None  # the grader's verdict (probe data judged against the solution's)
 
     @property
     def caught(self) -> bool:
-        return self.score < self.max_score
+        return (self.score if self.probe_score is None else self.probe_score) < self.max_score
 
 
 def mutant_labs() -> list[str]:
@@ -159,10 +165,42 @@ class LabKernel:
         return cell
 
 
+class Checks:
+    """The grader's probe of a lab, run in a :class:`LabKernel` and judged against the solution's data."""
+
+    def __init__(self, lab: str, nb):
+        import secrets
+        import tempfile
+        from pathlib import Path
+
+        from .grading import probes, run
+        from .grading.types import Limits
+        from .sandbox_kernel import bwrap_works
+
+        self.probe = probes.build(lab, nb)
+        cache = Path(tempfile.gettempdir()) / "course-mutant-references"
+        self.reference = run.reference(lab, nb, self.probe, Limits(isolate=bwrap_works() is not None), cache)
+        self.offset = int(sorted(self.reference["runs"])[0])
+        self.nonce = secrets.token_hex(8)
+        self.cells = self.probe.cell_sources([self.offset], self.nonce)
+
+    def score(self, kernel: "LabKernel", phase: int) -> float:
+        from .grading import checks
+
+        cell = nbformat.v4.new_code_cell(self.cells[phase])
+        kernel.client.execute_cell(cell, len(kernel.nb.cells) - 1)
+        doc, _ = checks.read_cells([cell], self.nonce)
+        grade_ids = {gid for kind, gid, _ in self.probe.phases[phase] if kind == "grade"}
+        verdicts = checks.judge(self.probe, doc, self.reference, self.offset)
+        return sum(v.points for v in verdicts if v.grade_id in grade_ids)
+
+
 def run_lab(lab: str, mutants: list[Mutant] | None = None) -> list[Result]:
-    """Grade every mutant of ``lab`` through its grade cells; raises if the real solution loses points."""
+    """Grade every mutant of ``lab`` through its grade cells and through the grader's probe; raises if
+    the real solution loses points in either."""
     mutants = load_mutants(lab) if mutants is None else mutants
     pattern = ignore_pattern()
+    checks = Checks(lab, nbformat.read(source_notebook(lab), as_version=4))
     with LabKernel(lab) as kernel:
         nb = kernel.nb
         blocks = exercises(nb)
@@ -188,7 +226,7 @@ def run_lab(lab: str, mutants: list[Mutant] | None = None) -> list[Result]:
                         got, top = got + s, top + t
                         if s < t:
                             failing.append(meta(cell)["grade_id"])
-                results.append(Result(mutant, exercise, got, top, failing))
+                results.append(Result(mutant, exercise, got, top, failing, checks.score(kernel, n)))
             # the real solution, its tests (the baseline) and what follows up to the next exercise
             kernel.run(start)
             for i in range(start + 1, end):
@@ -199,6 +237,12 @@ def run_lab(lab: str, mutants: list[Mutant] | None = None) -> list[Result]:
                         errors = [o.get("evalue", o.get("text", "")) for o in cell.outputs
                                   if o.output_type in ("error", "stream")]
                         raise AssertionError(f"{lab}: the solution loses points in {meta(cell)['grade_id']}: {errors}")
+            full = sum(float(meta(nb.cells[i]).get("points") or 0) for i in range(start + 1, last_grade + 1)
+                       if meta(nb.cells[i]).get("grade"))
+            graded = checks.score(kernel, n)
+            if graded != full:
+                raise AssertionError(f"{lab}: the grader's checks give the solution of {exercise} {graded:g}/{full:g} "
+                                     "where the notebook's tests give full marks")
             position = end
     return results
 
@@ -211,6 +255,9 @@ def table(results_by_lab: dict[str, list[Result]]) -> str:
         exercises_hit = len({r.exercise for r in results})
         caught = sum(r.caught for r in results)
         lines.append(f"{lab:28s} {exercises_hit:9d} {len(results):8d} {caught:7d}")
-        survivors += [f"  SURVIVED {lab}/{r.exercise}: {r.mutant.name} ({r.score:g}/{r.max_score:g})"
-                      for r in results if not r.caught]
+        survivors += [f"  SURVIVED {lab}/{r.exercise}: {r.mutant.name} (grader {r.probe_score}, notebook tests "
+                      f"{r.score:g}/{r.max_score:g})" for r in results if not r.caught]
+        disagree = [r for r in results if r.probe_score is not None and (r.probe_score < r.max_score) != (r.score < r.max_score)]
+        survivors += [f"  note {lab}/{r.exercise}: {r.mutant.name}: grader {r.probe_score:g}, notebook tests {r.score:g} "
+                      f"of {r.max_score:g}" for r in disagree]
     return "\n".join(lines + survivors)

@@ -2,9 +2,11 @@
 
 ``check_readable`` tells an unreadable file (empty, malformed JSON, not a notebook) from a notebook,
 repairing small schema faults on the way.
-``find_tampering`` reads the cells a student can edit and lists what in them can fake a test result
-or reach for hidden tests. The autograder restores every locked cell, so only student-editable code
-can tamper: solution cells, the parameters cell and cells the student added. What is flagged:
+``find_tampering`` reads the cells a student can edit and lists what in them is unusual for a lab's
+answer. Since grades are decided outside the kernel (:mod:`instructor.grading.checks`), nothing here
+changes a score: every finding is a note for the instructor's review (``Finding.severe`` only ranks
+it). The autograder restores every locked cell, so only solution cells, the parameters cell and
+cells the student added are read. What is noted:
 
 * assigning to, deleting or ``setattr``-ing attributes of modules (``torch.testing.assert_close = ...``,
   ``np.testing.assert_allclose = ...``, ``tf.debugging...``) or of the notebook's own test helpers;
@@ -13,18 +15,14 @@ can tamper: solution cells, the parameters cell and cells the student added. Wha
   an object pass any equality test;
 * interpreter back doors: ``exec``/``eval``/``compile``/``__import__``/``importlib``, ``builtins``,
   ``sys.modules``, ``gc``, ``ctypes``, ``inspect``, ``globals()``/``vars()``;
-* reading the grader's state: ``os.environ``/``getenv`` (autograder detection), and strings that name
-  the gradebook, ``source``, ``submitted``/``autograded`` folders or nbgrader.
 
-A flagged submission is not executed and earns 0; the report lists each finding with its cell.
-False positives are possible by design (a student who really needs ``eval`` is asked to explain);
-the course's own solutions are checked to scan clean by the tests.
+The report lists each finding with its cell. A finding costs nothing, so a false positive (a student
+who really needs ``eval``) is a line to read, never a lost grade; the course's own solutions scan clean.
 """
 from __future__ import annotations
 
 import ast
 import json
-import re
 from dataclasses import dataclass
 
 import nbformat
@@ -36,12 +34,13 @@ ALLOWED_MODULES = {"torch", "torchvision", "numpy", "math", "cmath", "tensorflow
                    "scipy", "skimage", "course_utils", "typing", "dataclasses", "functools", "itertools",
                    "collections", "abc", "enum", "copy", "warnings", "time", "random", "statistics", "operator",
                    "string", "re", "numbers", "decimal", "fractions", "contextlib", "textwrap", "pprint", "sys",
-                   "os", "pathlib", "json", "tqdm", "__future__", "heapq", "bisect", "types"}
+                   "os", "pathlib", "json", "tqdm", "__future__", "heapq", "bisect", "types", "logging"}
 # Attributes of ``sys`` and ``os`` a solution may use; any other one is an attack (sys.settrace,
 # sys.modules, sys._getframe) or autograder detection (os.environ).
 ALLOWED_ATTRIBUTES = {"sys": {"stdout", "stderr", "version", "version_info", "float_info", "maxsize", "platform",
                               "float_repr_style", "getrecursionlimit", "byteorder", "exit", "argv"},
-                      "os": {"path", "cpu_count", "sep", "linesep", "makedirs", "listdir", "getcwd", "fspath"}}
+                      "os": {"path", "cpu_count", "sep", "linesep", "makedirs", "listdir", "getcwd", "fspath",
+                             "environ", "getenv"}}  # determinism flags (CUBLAS_WORKSPACE_CONFIG, TF_DETERMINISTIC_OPS)
 # Module state a solution may set (plot style, determinism flags).
 ALLOWED_STORES = ("plt.rcParams", "matplotlib.rcParams", "mpl.rcParams", "torch.backends.", "np.random.seed")
 # Dunders a class in a solution may define (Dataset-style containers, context managers, arithmetic...).
@@ -65,8 +64,6 @@ BACKDOOR_MODULES = {"builtins", "importlib", "gc", "ctypes", "inspect", "subproc
                     "pytest", "nbgrader", "sqlite3", "sqlalchemy", "shutil", "IPython", "ipykernel", "atexit",
                     "threading", "_thread", "multiprocessing", "sysconfig", "site", "runpy", "code", "codeop",
                     "marshal", "instructor", "trace", "tracemalloc", "pdb", "bdb", "cffi", "pty"}
-GRADER_WORDS = re.compile(r"gradebook|nbgrader|NBGRADER|autograde|submitted|[\\/]source\b|^source\b|\.git\b",
-                          re.I)
 
 
 @dataclass
@@ -119,7 +116,9 @@ def _root_name(node: ast.AST) -> str | None:
 
 def _parse(source: str) -> ast.AST | None:
     # IPython magics and shell escapes are not Python: blank them so line numbers stay right.
-    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()]
+    # Split on "\n" only: str.splitlines also breaks at U+2028, \x0c, \x1c..., which CPython's tokenizer
+    # keeps inside a string literal, so a cell holding one would otherwise fail to parse and go unread.
+    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.split("\n")]
     try:
         return ast.parse("\n".join(lines))
     except SyntaxError:
@@ -153,7 +152,7 @@ def find_tampering(submission: nbformat.NotebookNode, source_nb: nbformat.Notebo
     DEFINABLE_DUNDERS, READABLE_DUNDERS) passes; what only tampering needs is ``severe`` (writing to
     a module or a test helper, comparison dunders, interpreter back doors, autograder detection);
     anything else unknown (another module, another dunder, ``getattr`` with a computed name) is
-    reported for review and the submission runs under the kernel's guard as usual.
+    reported for review like everything else here.
     """
     locked, helpers, modules = locked_context(source_nb)
     # Names the exercises ask students to define are theirs to define.
@@ -226,15 +225,11 @@ def find_tampering(submission: nbformat.NotebookNode, source_nb: nbformat.Notebo
             elif isinstance(node, ast.Name) and node.id in BACKDOOR_NAMES:
                 add(f"uses {node.id}")
             elif isinstance(node, ast.Attribute):
-                root = _root_name(node)
                 if node.attr.startswith("__") and node.attr.endswith("__") and node.attr not in READABLE_DUNDERS:
                     add(f"uses {ast.unparse(node)[:60]}")
                 elif isinstance(node.value, ast.Name) and node.value.id in ALLOWED_ATTRIBUTES and \
                         node.value.id in modules and node.attr not in ALLOWED_ATTRIBUTES[node.value.id]:
-                    add(f"uses {node.value.id}.{node.attr}", severe=node.value.id == "sys" or node.attr in (
-                        "environ", "getenv", "putenv", "environb", "unsetenv"))
-                elif node.attr in ("environ", "getenv", "putenv") and root in modules:
-                    add(f"reads the environment ({ast.unparse(node)}): autograder detection")
+                    add(f"uses {node.value.id}.{node.attr}", severe=node.value.id == "sys")
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 if isinstance(node, ast.ImportFrom) and node.level:
                     continue
@@ -249,6 +244,4 @@ def find_tampering(submission: nbformat.NotebookNode, source_nb: nbformat.Notebo
                         add(f"imports {n}")
                     elif top not in ALLOWED_MODULES:
                         add(f"imports {n} (not a module the labs use)", severe=False)
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and GRADER_WORDS.search(node.value):
-                add(f"refers to grading files or tools ({node.value[:60]!r})")
     return findings

@@ -112,7 +112,6 @@ TAMPERING = {
     "overwrite-helper": lambda lab: f"def {lab.helper}(*args, **kwargs):\n    return None\n",
     "read-gradebook": lambda lab: "hidden = open('../../../gradebook.db', 'rb').read()\n",
     "read-source": lambda lab: f"hidden = open('../../../source/{lab.id}/{lab.id}.ipynb').read()\n",
-    "detect-autograder": lambda lab: "import os\nGRADING = 'NBGRADER_EXECUTION' in os.environ\n",
     "patch-builtins": lambda lab: "import builtins\nbuiltins.AssertionError = Warning\n",
 }
 UNREADABLE = {"empty-file": "", "malformed-json": '{"cells": [{"cell_type": ',

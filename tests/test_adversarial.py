@@ -1,8 +1,10 @@
 """Hostile classrooms: tampered, broken and renamed submissions built from each lab's own notebooks.
 
 For every case the grading run completes, the student has a CSV row and a feedback file, the score is
-what the work earned (tampering earns nothing) and the report line says what happened. Static cases
-(unreadable files, tampering) and structural cases run against every lab; the cases that exercise the
+what the work earned and the report line says what happened. A correct answer with tampering code
+added is graded on its merit (verdicts are formed outside the kernel, so the tampering changes nothing
+it can gain from) and its tampering is reported for review; tests/test_trust.py holds wrong answers
+with tricks. Static cases (unreadable files, tampering) and structural cases run against every lab; the cases that exercise the
 sandbox's runtime limits (infinite loop, kernel death, segfault, memory) run against one lab per
 framework, since they test the grading machinery rather than a lab's content.
 """
@@ -18,18 +20,19 @@ BY_LAB = [pytest.param(lab, marks=pytest.mark.xdist_group(lab)) for lab in LABS]
 
 # ----------------------------------------------------------------------------------- the tests
 @pytest.mark.parametrize("lab_id", BY_LAB)
-def test_unreadable_and_tampered_submissions_earn_zero_without_running(lab_id, graded_class):
+def test_unreadable_submissions_earn_zero_and_tampering_is_graded_and_reported(lab_id, graded_class):
     graded = graded_class(lab_id)
     lab, root, scores, outcomes, report = graded.lab, graded.root, graded.scores, graded.outcomes, graded.report
     for name in UNREADABLE:
         assert outcomes[name].status == "unreadable" and scores[name] == 0, report
         assert "UNREADABLE - unreadable" in report_line(report, lab_id, name)
     for name in TAMPERING:
-        assert outcomes[name].status == "tampering" and scores[name] == 0, report
-        line = report_line(report, lab_id, name)
-        assert f"TAMPERING - cell {lab.solutions[-1]}" in line, line
-        assert not (root / "autograded" / name).exists(), "tampered code must not run"
-    assert f"unreadable: {len(UNREADABLE)}, tampering: {len(TAMPERING)}" in report.splitlines()[0]
+        assert outcomes[name].status == "graded" and scores[name] <= lab.full, report
+        assert scores[name] >= lab.full - lab.last_exercise_points, report  # the rest of the work still counts
+        if not name.startswith("read-"):  # reading grader files fails in the sandbox: nothing to review
+            line = report_line(report, lab_id, name)
+            assert f"for review: cell {lab.solutions[-1]}" in line, line
+    assert f"unreadable: {len(UNREADABLE)}" in report.splitlines()[0]
 
 
 @pytest.mark.parametrize("lab_id", BY_LAB)

@@ -1,19 +1,24 @@
-"""Grader trust: the sandbox cannot be undone, the guard cannot be fooled, honest code is never flagged.
+"""Grader trust: verdicts are formed outside the kernel, the sandbox is an allow-list, honest code is never flagged.
 
-* The sandbox (bubblewrap) is probed from inside a grading kernel: unmounting, hidden paths by every
-  route, the network, other processes, capabilities.
-* Attacks that switch tests off at run time (each a class of attack, not one spelling) are graded
-  with the static scan bypassed, so that the kernel's guard alone must catch them; each must earn 0.
-* A corpus of honest submissions in different styles, graded with every defence on, must earn full
-  marks with no tampering finding; one that delegates to the built-in gets a review note instead.
+* From inside a grading kernel, what must be absent is absent (another checkout of the course, its
+  ``source/`` and ``.git``, an LMS download folder, a classmate's file, host Unix sockets — named and
+  abstract —, the network, other processes), for Python code and for programs it starts; the kernel's
+  working folder is empty and holds no hidden-test text.
+* A wrong answer is graded alone and then with each trick of a class of attacks added to it. No trick
+  may score more than the wrong answer alone. The one class that can reach the built-in's values —
+  subverting the grader's probe inside the student's own process — must at least be reported for review.
+* Planted symlinks change no file outside the sandbox, and the gradebook keeps its mode.
+* A corpus of honest submissions in different styles earns full marks with no finding at all; one
+  that delegates to the built-in gets a review note instead.
 Each class is graded once (one grading run per lab) and every assertion reads from it.
 """
 import os
 import re
 import shutil
 import socket
-import sys
+import stat
 import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
@@ -22,45 +27,11 @@ import pytest
 from classroom import LIMITS, Lab, dump
 from instructor import pipeline
 from instructor.from_scratch import MUST_NOT_CALL
-from instructor.grading import dispatch
+from instructor.grading import record
 from instructor.notebooks import ROOT, labs
 
 BWRAP = shutil.which("bwrap")
-GUARD_ONLY = "# guard-only attack\n"
-
-
-# ----------------------------------------------------------------------------------- the sandbox
-def sandbox_probe(code: str, hide: list[str]) -> str:
-    """Run ``code`` in the grading sandbox kernel (no guard) and return what it printed."""
-    from jupyter_client import KernelManager
-
-    from instructor.grading.run import write_sandbox_kernel
-    from instructor.grading.types import Limits
-
-    work = Path(tempfile.mkdtemp(prefix="probe-"))
-    write_sandbox_kernel(work, hide, Limits(), [], b"")
-    (work / "runtime").mkdir()
-    cwd = work / "course" / "autograded" / "student" / "lab"
-    cwd.mkdir(parents=True)
-    env = {**os.environ, "JUPYTER_PATH": str(work), "JUPYTER_RUNTIME_DIR": str(work / "runtime")}
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        km = KernelManager(kernel_name="course-sandbox", transport="ipc",
-                           connection_file=str(work / "runtime" / "kernel.json"))
-        km.start_kernel(cwd=str(cwd))
-        client = km.client()
-        client.start_channels()
-        client.wait_for_ready(timeout=60)
-        out = []
-        client.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
-            m["content"].get("text", "") + m["content"].get("evalue", "")))
-        km.shutdown_kernel(now=True)
-        return (work / "marker" / "isolation").read_text() + "".join(out)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-        shutil.rmtree(work, ignore_errors=True)
+OUTSIDE = ROOT / "build" / "trust-outside"  # host paths outside the temporary folder (it is a tmpfs inside)
 
 
 def require_bwrap():
@@ -71,101 +42,219 @@ def require_bwrap():
         pytest.skip(message)
 
 
+def run_in_sandbox(code: str) -> str:
+    """Run ``code`` as one cell in a grading sandbox kernel (run.execute, the real path); what it printed."""
+    from instructor.grading.run import execute
+    from instructor.grading.types import Limits
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    with tempfile.TemporaryDirectory(prefix="trust-sandbox-") as work:
+        died, out_of_time, _ = execute(nb, Limits(cell_seconds=60, notebook_seconds=120), Path(work))
+    assert died is None and not out_of_time
+    return "".join(o.get("text", "") + o.get("evalue", "") for o in nb.cells[0].outputs)
+
+
+@pytest.fixture(scope="module")
+def outside():
+    """Host things the kernel must not reach: a course checkout, a download folder, sockets, a canary."""
+    shutil.rmtree(OUTSIDE, ignore_errors=True)
+    (OUTSIDE / "other-checkout" / "source" / "lab").mkdir(parents=True)
+    (OUTSIDE / "other-checkout" / "source" / "lab" / "lab.ipynb").write_text("HIDDEN TESTS of another checkout")
+    (OUTSIDE / "downloads" / "classmate").mkdir(parents=True)
+    (OUTSIDE / "downloads" / "classmate" / "answer.py").write_text("CLASSMATE ANSWER = 1\n")
+    (OUTSIDE / "canary.txt").write_text("CANARY")
+    os.chmod(OUTSIDE / "canary.txt", 0o644)
+    named = socket.socket(socket.AF_UNIX)
+    named.bind(str(OUTSIDE / "host.sock"))
+    named.listen(4)
+    abstract = socket.socket(socket.AF_UNIX)
+    abstract.bind("\0course-trust-abstract")
+    abstract.listen(4)
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(4)
+    stop = threading.Event()
+
+    def accept_all():  # a connection that gets through is answered, so it shows as OPEN
+        for s in (named, abstract, tcp):
+            s.settimeout(0.2)
+        while not stop.is_set():
+            for s in (named, abstract, tcp):
+                try:
+                    s.accept()[0].sendall(b"HOST")
+                except OSError:
+                    pass
+    thread = threading.Thread(target=accept_all, daemon=True)
+    thread.start()
+    yield {"root": OUTSIDE, "port": tcp.getsockname()[1]}
+    stop.set()
+    thread.join(2)
+    for s in (named, abstract, tcp):
+        s.close()
+    shutil.rmtree(OUTSIDE, ignore_errors=True)
+
+
 @pytest.mark.xdist_group("trust-sandbox")
-def test_sandbox_cannot_be_undone_or_escaped(tmp_path):
+def test_the_sandbox_shows_only_what_the_kernel_needs(outside):
     require_bwrap()
-    secret_dir = tmp_path / "source"
-    secret_dir.mkdir()
-    (secret_dir / "hidden.ipynb").write_text("HIDDEN TESTS")
-    secret_file = tmp_path / "gradebook.db"
-    secret_file.write_text("HIDDEN GRADEBOOK")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    port = listener.getsockname()[1]
+    root, port = outside["root"], outside["port"]
     code = f"""
-import os, socket, subprocess
+import os, socket, subprocess, sys
 def tried(label, fn):
     try:
         result = fn()
         print(label, 'OPEN', repr(result)[:60])
     except Exception as err:
         print(label, 'DENIED', type(err).__name__)
-secret_dir, secret_file = {str(secret_dir)!r}, {str(secret_file)!r}
-print('umount', subprocess.run(['umount', '-l', secret_dir], capture_output=True).returncode)
-print('mount', subprocess.run(['mount', '--bind', '/', secret_dir], capture_output=True).returncode)
-tried('direct', lambda: open(secret_file).read() or 1/0)
-tried('listdir', lambda: os.listdir(secret_dir) or 1/0)
-tried('proc-root', lambda: open('/proc/self/root' + secret_file).read() or 1/0)
-tried('proc-1-root', lambda: open('/proc/1/root' + secret_file).read() or 1/0)
-os.symlink(secret_file, 'link')
-tried('symlink', lambda: open('link').read() or 1/0)
-tried('dotdot', lambda: open(os.path.relpath(secret_file)).read() or 1/0)
-tried('repo-source', lambda: os.listdir({str(ROOT / 'source')!r}) or 1/0)
-tried('repo-git', lambda: os.listdir({str(ROOT / '.git')!r}) or 1/0)
-tried('loopback', lambda: socket.create_connection(('127.0.0.1', {port}), timeout=2))
+def connect(family, address):
+    s = socket.socket(family)
+    s.settimeout(2)
+    s.connect(address)
+    return s.recv(4)
+print('cwd-empty', os.listdir('.') == [])
+print('umount', subprocess.run(['umount', '-l', '/usr'], capture_output=True).returncode)
+print('mount', subprocess.run(['mount', '--bind', '/', '/tmp'], capture_output=True).returncode)
+tried('checkout-source', lambda: os.listdir({str(ROOT / 'source')!r}))
+tried('checkout-git', lambda: os.listdir({str(ROOT / '.git')!r}))
+tried('checkout-tests', lambda: os.listdir({str(ROOT / 'tests')!r}))
+tried('other-checkout', lambda: open({str(root / 'other-checkout/source/lab/lab.ipynb')!r}).read())
+tried('downloads', lambda: os.listdir({str(root / 'downloads')!r}))
+tried('classmate', lambda: open({str(root / 'downloads/classmate/answer.py')!r}).read())
+tried('proc-1-root', lambda: os.listdir('/proc/1/root' + {str(root)!r}))
+tried('host-socket', lambda: connect(socket.AF_UNIX, {str(root / 'host.sock')!r}))
+tried('abstract-socket', lambda: connect(socket.AF_UNIX, '\\0course-trust-abstract'))
+tried('run-sockets', lambda: [p for p in os.listdir('/run')] or 1/0)
+tried('loopback', lambda: connect(socket.AF_INET, ('127.0.0.1', {port})))
 tried('dns', lambda: socket.getaddrinfo('pypi.org', 443))
 tried('signal-grader', lambda: os.kill({os.getpid()}, 0))
 tried('see-grader', lambda: open('/proc/{os.getpid()}/status').read())
+tried('shell-source', lambda: subprocess.run(['ls', {str(ROOT / 'source')!r}], capture_output=True, check=True).stdout)
+tried('shell-classmate', lambda: subprocess.run(['cat', {str(root / 'downloads/classmate/answer.py')!r}],
+                                                capture_output=True, check=True).stdout)
+print('top', sorted(os.listdir('/')))
 print('caps', [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('CapEff')])
+print('imports', __import__('torch').__name__, __import__('course_utils').__name__)
 """
-    from instructor.grading.run import hidden_paths
-
-    out = sandbox_probe(code, hidden_paths(tmp_path, "student") + [str(secret_dir), str(secret_file)])
-    listener.close()
-    assert out.startswith("bubblewrap"), out
+    out = run_in_sandbox(code)
+    assert "cwd-empty True" in out, out
     assert re.search(r"umount [1-9]", out) and re.search(r"mount [1-9]", out), out
-    for label in ("direct", "listdir", "proc-root", "proc-1-root", "symlink", "dotdot", "repo-source", "repo-git",
-                  "loopback", "dns", "signal-grader", "see-grader"):
+    for label in ("checkout-source", "checkout-git", "checkout-tests", "other-checkout", "downloads", "classmate",
+                  "proc-1-root", "host-socket", "abstract-socket", "run-sockets", "loopback", "dns", "signal-grader",
+                  "see-grader", "shell-source", "shell-classmate"):
         assert f"{label} DENIED" in out, f"{label} was not denied:\n{out}"
     assert "caps ['0000000000000000']" in out, out
-    assert "HIDDEN" not in out
+    top = re.search(r"top (\[.*\])", out).group(1)
+    assert not {"home", "var", "srv", "mnt", "opt", "media", "boot"} & set(eval(top)), top
+    assert "imports torch course_utils" in out, out
+    assert "HIDDEN" not in out and "CLASSMATE" not in out and "HOST" not in out
 
 
-# ----------------------------------------------------------------------------------- attacks
-def attacks(lab: Lab) -> dict:
-    """Run-time attacks on the tests, each placed in exercise 1 of the untouched release (worth 0)."""
+# ----------------------------------------------------------------------------------- wrong answer + tricks
+WRONG = {  # a plausible wrong answer to exercise 1 (it keeps some points, so a trick has room to gain)
+    "pt01_batchnorm": ("var = x.var(dim=dims, unbiased=False)", "var = x.var(dim=dims, unbiased=True)"),
+    "tf02_layernorm_rmsnorm": ("        centred = inputs - mean\n", "        centred = inputs - 0 * mean\n"),
+}
+FORWARD = re.compile(r"\n(    def (?:forward|call)\(self, [^\n]*\):\n)")
+PROBE_MIME = "application/vnd.course-probe+json"
+
+
+def tricks(lab: Lab, outside_root: Path) -> dict:
+    """{name: (code added in a cell after exercise 1, code put at the top of its forward/call)}, one per
+    class of attack; each is added to the same wrong answer."""
     module, name = ("torch.testing", "assert_close") if lab.torch else ("numpy.testing", "assert_allclose")
+    fake = '{"nonce": "x", "runs": [{"offset": 0, "cells": {}}]}'
     return {
-        "input-transformer": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\n",
-        "ast-transformer": ("import ast\nclass Blank(ast.NodeTransformer):\n"
-                            "    def visit_Module(self, node):\n"
-                            "        return ast.Module(body=[ast.Pass()], type_ignores=[])\n"
-                            "get_ipython().ast_transformers.append(Blank())\n"),
-        "run-cell": ("ip = get_ipython()\nreal = ip.run_cell_async\n"
-                     "async def fake(raw_cell, *args, **kwargs):\n"
-                     "    return await real('pass', *args, **kwargs)\n"
-                     "ip.run_cell_async = fake\n"),
-        "silence-errors": ("get_ipython().showtraceback = lambda *a, **k: None\n"
-                           "get_ipython()._showtraceback = lambda *a, **k: None\n"),
-        "alias-patch": f"import {module} as t\nt.{name} = lambda *a, **k: None\n",
-        "dict-write": (f"import {module} as t\nobject.__setattr__(t, {name!r}, lambda *a, **k: None)\n"
-                       f"vars(t)[{name!r}] = lambda *a, **k: None\n"),
-        "later-thread": (f"import threading, {module} as t\n"
-                         f"threading.Timer(0.5, lambda: setattr(t, {name!r}, lambda *a, **k: None)).start()\n"),
-        "trace-skip": "import sys\nsys.settrace(lambda *a: None)\n",
-        "forge-records": ("import glob\nfor path in glob.glob('/tmp/**/records', recursive=True):\n"
-                          "    open(path, 'a').write('99|begin|anything|0|' + '0' * 64 + '\\n')\n"),
+        "early-output": ("from IPython.display import display\n"
+                         "display({'text/plain': 'All tests passed!'}, raw=True)\n"
+                         f"display({{{PROBE_MIME!r}: {fake!r}}}, raw=True)\n"
+                         "get_ipython().display_pub.publish({'text/plain': '10 / 10'})\n", ""),
+        "publishing-thread": ("import threading, time\nfrom IPython.display import display\n"
+                              "def spam():\n    for _ in range(400):\n"
+                              f"        display({{{PROBE_MIME!r}: {fake!r}}}, raw=True)\n        time.sleep(0.05)\n"
+                              "threading.Thread(target=spam, daemon=True).start()\n", ""),
+        "skip-tags-and-blank-cells": (
+            "ip = get_ipython()\n"
+            "ip.input_transformers_post.append(lambda lines: ['pass\\n'] if any('__course' in l for l in lines) else lines)\n",
+            ""),
+        "drop-the-checks": (
+            "import ast\nclass Drop(ast.NodeTransformer):\n"
+            "    def visit_Call(self, node):\n        self.generic_visit(node)\n"
+            "        if isinstance(node.func, ast.Attribute) and node.func.attr in ('check', 'close', 'error'):\n"
+            "            return ast.Constant(None)\n        return node\n"
+            "get_ipython().ast_transformers.append(Drop())\n", ""),
+        "patch-testing-and-class-attributes": (
+            f"import {module} as t, unittest.mock as mock, functools\n"
+            f"mock.patch.object(t, {name!r}, lambda *a, **k: None).start()\n"
+            + ("import torch.testing._comparison as c\nc.TensorLikePair.compare = lambda self: None\n"
+               "import torch.nn as nn\nnn.BatchNorm1d.forward = lambda self, x: x\n" if lab.torch else
+               "import numpy.testing as nt\nnt.assert_array_equal = lambda *a, **k: None\n")
+            + "exec('import builtins; builtins.print = print')\n", ""),
+        "patch-from-a-thread-later": (
+            f"import threading, {module} as t\n"
+            f"threading.Timer(0.2, lambda: setattr(t, {name!r}, lambda *a, **k: None)).start()\n", ""),
+        "rebind-test-variables-from-forward": (
+            "", "        import sys as _s\n        _f = _s._getframe(1)\n"
+                "        for _n in ('expected', 'ref', 'x', 'spread', 'shapes', 'param_names'):\n"
+                "            _f.f_globals.pop(_n, None)\n"
+                "        _f.f_globals.update({k: v for k, v in _f.f_locals.items() if k == 'mine'})\n"),
+        "replace-builtins": ("import builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.all = lambda *a: True\n", ""),
+        "trace-hook": ("import sys\nsys.settrace(lambda *a: None)\nsys.setprofile(lambda *a: None)\n", ""),
+        "lying-tensor": ((
+            "import torch\nclass Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\n"
+            "    def numpy(self, *a, **k):\n        return torch.zeros(self.shape).numpy()\n"
+            "_forward = MyBatchNorm1d.forward\nMyBatchNorm1d.forward = lambda self, x: _forward(self, x).as_subclass(Liar)\n"
+            if lab.torch else
+            "import numpy as np\nclass Liar(np.ndarray):\n    def __eq__(self, other):\n        return np.ones(self.shape, bool)\n"
+            "_call = MyLayerNorm.call\nMyLayerNorm.call = lambda self, inputs: np.asarray(_call(self, inputs)).view(Liar)\n"),
+            ""),
+        "read-course-and-classmates": (
+            "import glob, pathlib\nfound = []\n"
+            f"for pattern in ['/**/source/**/*.ipynb', {str(outside_root / '**/*.py')!r}, '/**/submitted/**/*.ipynb']:\n"
+            "    found += glob.glob(pattern, recursive=True)[:3]\n"
+            "print('found', found)\n"
+            f"exec(open({str(outside_root / 'downloads/classmate/answer.py')!r}).read()) if found else None\n", ""),
+        "host-sockets": (
+            "import socket\n"
+            f"for address in [{str(outside_root / 'host.sock')!r}, '\\0course-trust-abstract']:\n"
+            "    try:\n        s = socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(address); print('got', s.recv(4))\n"
+            "    except OSError as err:\n        print('socket', type(err).__name__)\n", ""),
+        "odd-characters": ("note = 'a\u2028b'\nimport builtins; builtins.sorted = lambda *a, **k: []\n", ""),
+        "kill-the-checks": ("", "        import sys as _s, os as _o\n"
+                                "        if any('__course' in (_s._getframe(i).f_code.co_name) for i in range(1, 6)"
+                                " if _s._getframe(i) is not None):\n            _o._exit(3)\n"),
+        "probe-subversion": (  # the one class that can reach the built-in's values: must be reported
+            "import ast\nclass Harvest(ast.NodeTransformer):\n"
+            "    def visit_Constant(self, node):\n"
+            "        if isinstance(node.value, str) and 'self.reference = reference' in node.value:\n"
+            "            node.value = node.value.replace('self.reference = reference', 'self.reference = True')\n"
+            "        return node\n"
+            "get_ipython().ast_transformers.append(Harvest())\n", ""),
     }
 
 
-def helper_before_last_exercise(lab: Lab) -> str | None:
-    """A test helper that a locked cell defines before the last solution cell (swapped at run time)."""
-    import ast
+def wrong_answer(lab: Lab, cell_after: str = "", in_forward: str = "") -> nbformat.NotebookNode:
+    nb = lab.solved()
+    cell = lab.cell(nb, lab.solutions[0])
+    old, new = WRONG[lab.id]
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+    if in_forward:
+        cell.source = FORWARD.sub(lambda m: "\n" + m.group(1) + in_forward, cell.source, count=1)
+    if cell_after:
+        index = nb.cells.index(cell)
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(cell_after))
+    return nb
 
-    for cell in lab.source.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") == lab.solutions[-1]:
-            return None
-        if cell.cell_type == "code" and meta.get("locked") and not meta.get("solution"):
-            try:
-                body = ast.parse(cell.source).body
-            except SyntaxError:
-                continue
-            names = [n.name for n in body if isinstance(n, ast.FunctionDef)]
-            if names:
-                return names[0]
-    return None
+
+def plant_symlinks(outside_root: Path, gradebook: Path) -> str:
+    """Symlinks from every folder the kernel can write to host files the grader could touch."""
+    targets = [str(outside_root / "canary.txt"), str(gradebook)]
+    return ("import os\nfrom ipykernel import get_connection_file\n"
+            "for folder in ['.', '..', os.path.dirname(get_connection_file()), '/tmp']:\n"
+            "    for name, target in [('pt01_batchnorm.ipynb', %r), ('gradebook.db', %r), ('kernel.json', %r),"
+            " ('autograded', %r), ('feedback', %r)]:\n"
+            "        try:\n            os.symlink(target, os.path.join(folder, name))\n"
+            "        except OSError:\n            pass\n" % (targets[0], targets[1], targets[0], targets[0], targets[1]))
 
 
 # ----------------------------------------------------------------------------------- honest corpus
@@ -173,19 +262,23 @@ def honest(lab: Lab) -> dict:
     """{name: notebook}: correct answers written in the styles real students use."""
     first = lab.solutions[0]
 
-    def variant(prefix="", suffix="", extra_before=(), extra_after=(), replace=()):
+    def variant(prefix="", suffix="", extra_before=(), extra_after=(), replace=(), in_forward=""):
         nb = lab.solved()
         cell = lab.cell(nb, first)
         source = cell.source
         for old, new in replace:
             assert old in source, old
             source = source.replace(old, new)
+        if in_forward:
+            source = FORWARD.sub(lambda m: "\n" + m.group(1) + in_forward, source, count=1)
         cell.source = prefix + source + suffix
         index = nb.cells.index(cell)
         nb.cells[index:index + 1] = ([nbformat.v4.new_code_cell(s) for s in extra_before] + [cell] +
                                      [nbformat.v4.new_code_cell(s) for s in extra_after])
         return nb
 
+    determinism = ("import os\nos.environ['CUBLAS_WORKSPACE_CONFIG'] = ':4096:8'\n" if lab.torch else
+                   "import os\nos.environ['TF_DETERMINISTIC_OPS'] = '1'\n")
     cases = {
         "container-class": variant(extra_after=[
             "class Batches:\n    '''A tiny Dataset-style container.'''\n"
@@ -221,7 +314,19 @@ def honest(lab: Lab) -> dict:
         "seeding-and-progress": variant(extra_after=[
             ("import torch\ntorch.manual_seed(0)\ntorch.backends.cudnn.deterministic = True\n" if lab.torch else
              "import keras\nkeras.utils.set_random_seed(0)\n") +
-            "from tqdm.auto import tqdm\ntotal = 0\nfor i in tqdm(range(3), disable=True):\n    total += i\nprint(total)\n"]),
+            "from tqdm.auto import tqdm\ntotal = 0\nfor i in tqdm(range(3)):\n    total += i\nprint(total)\n"]),
+        "capture-magic": variant(prefix="%%capture captured\n", extra_after=["print(len(captured.stdout))\n"]),
+        "environment-for-determinism": variant(prefix=determinism),
+        "docstring-about-the-tests": variant(prefix=(
+            '"""My answer. I ran the autograder\'s visible tests and they pass; the hidden tests in the gradebook\n'
+            'check more (nbgrader, source/, submitted/ are the folders my instructor uses)."""\n')),
+        "logging-at-info": variant(prefix="import logging\nlogging.basicConfig(level=logging.INFO)\n"
+                                          "log = logging.getLogger('answer')\nlog.info('defining the answer')\n",
+                                   in_forward="        logging.getLogger('answer').info('forward called')\n"),
+        "stderr-in-forward": variant(in_forward="        import sys\n        print('debug: forward', file=sys.stderr)\n"),
+        "shell-and-magics": variant(extra_after=["!ls -a\n%time total = sum(range(1000))\n%load_ext autoreload\n"
+                                                 "%autoreload 2\nimport subprocess\nprint(subprocess.run(['echo', 'hi'], "
+                                                 "capture_output=True, text=True).stdout)\n"]),
     }
     if lab.torch:  # a solution split over several cells: a helper in a cell of its own
         cases["split-over-cells"] = variant(
@@ -242,25 +347,21 @@ DELEGATES = {"pt01_batchnorm": ("        x_hat = (x", "        _ = F.batch_norm(
                                                                     "        mean = ops.mean(")}
 
 
-def build_trust_class(lab_id: str, tmp_path: Path, with_honest: bool):
+def build_trust_class(lab_id: str, tmp_path: Path, outside_root: Path):
     lab = Lab(lab_id)
     root = tmp_path / "class"
     shutil.copytree(ROOT / "source" / lab_id, root / "source" / lab_id)
     pipeline.release(root, [lab_id])
-    subs = {}
-    for name, code in attacks(lab).items():
-        nb = nbformat.from_dict(lab.release)
-        cell = lab.cell(nb, lab.solutions[0])
-        cell.source = GUARD_ONLY + code + cell.source
-        subs[f"attack-{name}"] = nb
-    helper = helper_before_last_exercise(lab)
-    if helper:  # the swap must come after the locked cell that defines the helper
-        nb = lab.solved()
-        cell = lab.cell(nb, lab.solutions[-1])
-        cell.source = GUARD_ONLY + f"globals()[{helper!r}] = lambda *a, **k: None\n" + cell.source
-        subs["swap-helper"] = nb
-    if with_honest:
-        subs.update({f"honest-{name}": nb for name, nb in honest(lab).items()})
+    subs = {"wrong": wrong_answer(lab)}
+    for name, (after, forward) in tricks(lab, outside_root).items():
+        subs[f"trick-{name}"] = wrong_answer(lab, after, forward)
+    skip = wrong_answer(lab)
+    for cell in skip.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.metadata["tags"] = ["skip-execution", "raises-exception"]
+    subs["trick-skip-execution-tags"] = skip
+    subs["trick-symlinks"] = wrong_answer(lab, plant_symlinks(outside_root, root / "gradebook.db"))
+    subs.update({f"honest-{name}": nb for name, nb in honest(lab).items()})
     nb = lab.solved()
     old, new = DELEGATES[lab_id]
     lab.cell(nb, lab.solutions[0]).source = lab.cell(nb, lab.solutions[0]).source.replace(old, new, 1)
@@ -273,62 +374,81 @@ def build_trust_class(lab_id: str, tmp_path: Path, with_honest: bool):
 
 
 @pytest.fixture(scope="module")
-def trust_classes(tmp_path_factory):
-    """Each lab's trust class graded once; attacks bypass the static scan (the guard alone must hold)."""
-    real_scan = dispatch.scan
-
-    def scan(nb, source, lab=""):
-        findings, notes = real_scan(nb, source, lab)
-        if any(c.cell_type == "code" and c.source.startswith(GUARD_ONLY) for c in nb.cells):
-            return [], notes
-        return findings, notes
-
+def trust_classes(tmp_path_factory, outside):
+    """Each lab's trust class, graded once."""
     cache = {}
 
-    def get(lab_id, with_honest):
+    def get(lab_id):
         if lab_id not in cache:
-            lab, root, subs = build_trust_class(lab_id, tmp_path_factory.mktemp(lab_id), with_honest)
-            dispatch.scan = scan
-            try:
-                rows, outcomes = pipeline.grade_class(root, [lab_id], progress=False, limits=LIMITS, workers=2)
-            finally:
-                dispatch.scan = real_scan
-            cache[lab_id] = (lab, {r.student: r.score for r in rows}, {o.student: o for o in outcomes},
-                             pipeline.summary(rows, outcomes))
+            lab, root, subs = build_trust_class(lab_id, tmp_path_factory.mktemp(lab_id), outside["root"])
+            gradebook = root / "gradebook.db"
+            record.ensure_assignment(root, lab_id)
+            mode = stat.S_IMODE(gradebook.stat().st_mode)
+            rows, outcomes = pipeline.grade_class(root, [lab_id], progress=False, limits=LIMITS, workers=2)
+            cache[lab_id] = (lab, root, {r.student: r.score for r in rows}, {o.student: o for o in outcomes},
+                             pipeline.summary(rows, outcomes), mode)
         return cache[lab_id]
     return get
 
 
-TRUST_LABS = [pytest.param("pt01_batchnorm", True, marks=pytest.mark.xdist_group("trust-pt01")),
-              pytest.param("tf02_layernorm_rmsnorm", False, marks=pytest.mark.xdist_group("trust-tf02"))]
+TRUST_LABS = [pytest.param("pt01_batchnorm", marks=pytest.mark.xdist_group("trust-pt01")),
+              pytest.param("tf02_layernorm_rmsnorm", marks=pytest.mark.xdist_group("trust-tf02"))]
 
 
-@pytest.mark.parametrize("lab_id, with_honest", TRUST_LABS)
-def test_runtime_attacks_on_the_tests_earn_nothing(lab_id, with_honest, trust_classes):
-    lab, scores, outcomes, report = trust_classes(lab_id, with_honest)
-    if BWRAP is None and not os.environ.get("CI"):
-        pytest.skip("bubblewrap missing: the guard is tested with the sandbox it runs in")
-    # Every attack earns 0; the guard names what it saw, or the attack broke the kernel (crashed, 0).
-    problems = [f"{s}: {scores[s]} points, {outcomes[s]}" for s in (f"attack-{name}" for name in attacks(lab))
-                if scores[s] != 0 or not (outcomes[s].status == "tampering" and outcomes[s].detail.startswith(
-                    "integrity:") or outcomes[s].status == "crashed")]
+@pytest.mark.parametrize("lab_id", TRUST_LABS)
+def test_no_trick_scores_more_than_the_wrong_answer_alone(lab_id, trust_classes, outside):
+    require_bwrap()
+    lab, root, scores, outcomes, report, mode = trust_classes(lab_id)
+    baseline = scores["wrong"]
+    assert 0 < baseline < lab.full, f"the wrong answer must keep some points and lose some: {baseline}/{lab.full}"
+    names = [s for s in scores if s.startswith("trick-")]
+    assert len(names) >= 15
+    gained = [f"{s}: {scores[s]} > {baseline} ({outcomes[s]})" for s in names
+              if scores[s] > baseline and s != "trick-probe-subversion"]
+    assert not gained, "\n".join(gained)
+    # subverting the probe in the student's own process can pick up the built-in's values: it is reported
+    assert any(n.startswith("for review:") for n in outcomes["trick-probe-subversion"].notes), outcomes["trick-probe-subversion"]
+    for student in scores:  # nothing is lost
+        assert (root / "feedback" / student / lab_id / f"{lab_id}.html").exists(), student
+    # planted symlinks changed nothing outside the sandbox, and the gradebook kept its mode
+    canary = outside["root"] / "canary.txt"
+    assert canary.read_text() == "CANARY" and stat.S_IMODE(canary.stat().st_mode) == 0o644
+    assert stat.S_IMODE((root / "gradebook.db").stat().st_mode) == mode
+    # hidden-test text never reaches feedback, whatever the student printed
+    hidden = hidden_lines(lab)
+    for student in scores:
+        text = (root / "feedback" / student / lab_id / f"{lab_id}.html").read_text()
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{student}'s feedback quotes hidden tests: {leaked[:2]}"
+
+
+def hidden_lines(lab: Lab) -> list[str]:
+    import html
+
+    from instructor.grading.probes import HIDDEN_BEGIN, HIDDEN_END
+
+    lines, inside = [], False
+    for cell in lab.source.cells:
+        for line in cell.source.split("\n"):
+            if HIDDEN_BEGIN in line:
+                inside = True
+            elif HIDDEN_END in line:
+                inside = False
+            elif inside and len(line.strip()) > 30:
+                lines.append(html.escape(line.strip(), quote=False))
+    assert lines
+    return lines
+
+
+@pytest.mark.parametrize("lab_id", TRUST_LABS)
+def test_honest_code_is_never_flagged_and_delegation_is_noted(lab_id, trust_classes):
+    require_bwrap()
+    lab, root, scores, outcomes, report, _ = trust_classes(lab_id)
+    names = [s for s in scores if s.startswith("honest-")]
+    assert len(names) >= 15
+    problems = [f"{s}: {scores[s]}/{lab.full}, {outcomes[s]}" for s in names
+                if outcomes[s].status != "graded" or scores[s] != lab.full or outcomes[s].notes]
     assert not problems, "\n".join(problems)
-    if "swap-helper" in outcomes:
-        assert outcomes["swap-helper"].status == "tampering", outcomes["swap-helper"]
-        assert "test helper" in outcomes["swap-helper"].detail, outcomes["swap-helper"]
-        assert scores["swap-helper"] == 0
-
-
-@pytest.mark.parametrize("lab_id, with_honest", TRUST_LABS)
-def test_honest_code_is_never_flagged_and_delegation_is_noted(lab_id, with_honest, trust_classes):
-    lab, scores, outcomes, report = trust_classes(lab_id, with_honest)
-    if with_honest:
-        names = [f"honest-{name}" for name in honest(lab)]
-        assert len(names) >= 10
-        problems = [f"{s}: {scores[s]}/{lab.full}, {outcomes[s]}" for s in names
-                    if outcomes[s].status != "graded" or scores[s] != lab.full
-                    or any("review" in n or "tamper" in n for n in outcomes[s].notes)]
-        assert not problems, "\n".join(problems)
     o = outcomes["delegates"]
     assert o.status == "graded", o
     assert any(n.startswith(f"for review: exercise {lab.solutions[0]} uses") for n in o.notes), o.notes

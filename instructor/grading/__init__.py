@@ -1,8 +1,10 @@
 """Grading a class: the stages a submission walks through, one module each.
 
-``intake``  find the file, rename "Copy of …", check it is a notebook, repair what crashes nbgrader
-``scan``    static look at the student's cells before anything runs (tampering -> 0, never executed)
-``run``     ``nbgrader autograde`` in the sandbox kernel, in a temporary course folder of its own
+``intake``  find the file, rename "Copy of …", check it is a notebook, repair it, restore locked cells
+``scan``    static look at the student's cells before anything runs (notes for review, never a score)
+``probes``  the lab's tests rewritten into a probe that reports data (``recorder`` runs in the kernel)
+``run``     the notebook and its probe in the allow-list sandbox kernel (nbclient), once per submission
+``checks``  the verdicts, here: the probe's data against the solution's (cached per lab)
 ``record``  the single writer: gradebook, ``autograded/``, feedback placeholders, resume state
 ``report``  grade table, summary with throughput, class report (per-exercise shares, histogram)
 

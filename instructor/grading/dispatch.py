@@ -22,9 +22,10 @@ from .. import lms
 from ..notebooks import labs
 from . import record, report
 from .intake import intake
-from .run import hidden_paths, locked_cells, run_task
+from . import probes
+from .run import reference, run_task
 from .scan import scan
-from .types import Limits, Outcome, Task, TaskResult
+from .types import CourseError, Limits, Outcome, Task, TaskResult
 
 
 def _client(workers: int, scheduler: str | None):
@@ -32,7 +33,7 @@ def _client(workers: int, scheduler: str | None):
 
     if scheduler:
         return Client(scheduler), None
-    # Threads are enough locally: each task's work happens in its own nbgrader process and kernel.
+    # Threads are enough locally: each task's work happens in its own sandboxed kernel process.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None)
     return Client(cluster), cluster
 
@@ -55,12 +56,17 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
     if limits.threads is None and not scheduler:
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // max(1, workers)))
     chosen = only or labs(root)
-    registered = {lab: record.ensure_assignment(root, lab) for lab in chosen}
-    templates = {lab: db for lab, (db, _) in registered.items()}
-    released = {lab: nbformat.reads(text, as_version=4) for lab, (_, text) in registered.items()}
+    if limits.isolate:
+        from ..sandbox_kernel import bwrap_works
+
+        if bwrap_works() is None:
+            raise CourseError("the grading sandbox needs bubblewrap, which cannot run here: install it "
+                              "(`make system-packages`, or `apt-get install bubblewrap`), or grade without "
+                              "isolation (--no-isolation) only for code you trust")
+    released = {lab: nbformat.reads(record.ensure_assignment(root, lab), as_version=4) for lab in chosen}
     source_digest = {lab: record.digest(root / "source" / lab / f"{lab}.ipynb") for lab in chosen}
     sources = {lab: nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4) for lab in chosen}
-    expected = {lab: locked_cells(sources[lab]) for lab in chosen}
+    checks_of = {lab: probes.build(lab, sources[lab]) for lab in chosen}
     pairs = sorted((lab, p.parent.name) for lab in chosen for p in (root / "submitted").glob(f"*/{lab}"))
     state = record.load_state(root) if resume else {}
     outcomes: dict[tuple[str, str], Outcome] = {}
@@ -75,15 +81,10 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
             outcome = Outcome(student, lab, "unreadable", got.unreadable, tuple(got.notes))
         else:
             findings, deleted = scan(got.nb, sources[lab], lab)
-            severe = [f for f in findings if f.severe]
-            review = [f"for review: {f}" for f in findings if not f.severe]
-            if severe:
-                outcome = Outcome(student, lab, "tampering", "; ".join(map(str, severe[:5])), tuple(got.notes + review))
-            else:
-                tasks.append(Task(lab, student, nbformat.writes(got.nb), templates[lab], limits,
-                                  hidden_paths(root, student), expected[lab]))
-                outcomes[(lab, student)] = Outcome(student, lab, "pending", "", tuple(got.notes + deleted + review))
-                continue
+            review = [f"for review: {f}" for f in findings]
+            tasks.append(Task(lab, student, nbformat.writes(got.nb), limits, checks_of[lab]))
+            outcomes[(lab, student)] = Outcome(student, lab, "pending", "", tuple(got.notes + deleted + review))
+            continue
         record.record_zero(root, student, lab)
         outcomes[(lab, student)] = outcome
         record.remember(state, root, outcome, source_digest[lab])
@@ -100,6 +101,11 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
         outcomes[(result.lab, result.student)] = outcome
         record.remember(state, root, outcome, source_digest[result.lab])
 
+    references = {lab: reference(lab, sources[lab], checks_of[lab], limits,
+                                 root / record.CACHE / f"{lab}-{source_digest[lab][:16]}")
+                  for lab in sorted({t.lab for t in tasks})}
+    for task in tasks:
+        task.reference = references[task.lab]
     start = time.perf_counter()
     bar = tqdm(total=len(tasks), desc="grade", unit="submission", disable=not progress,
                file=None if isinstance(progress, bool) else progress)

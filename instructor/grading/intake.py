@@ -127,6 +127,23 @@ def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode)
     return notes
 
 
+def restore_locked(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -> list[str]:
+    """Every locked cell as released: its source (the grade cells with their *visible* tests only), type
+    and nbgrader metadata; the student's tags on it go. nbgrader's ``OverwriteCells`` did this when
+    nbgrader executed submissions; the grader now executes them itself. Returns a note when a locked
+    cell had been edited."""
+    locked = {grade_id_of(c): c for c in released.cells if c.metadata.get("nbgrader", {}).get("locked")}
+    edited = []
+    for cell in nb.cells:
+        original = locked.get(grade_id_of(cell))
+        if original is None:
+            continue
+        if cell.source != original.source:
+            edited.append(grade_id_of(cell))
+        cell.source, cell.metadata = original.source, nbformat.from_dict(original.metadata)
+    return [f"edited locked cells restored to the release: {', '.join(edited)}"] if edited else []
+
+
 def deleted_answers(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
     """Answers the student deleted (their tests will fail)."""
     present = {grade_id_of(c) for c in nb.cells}
@@ -152,7 +169,7 @@ def intake(root: Path, lab: str, student: str, released: nbformat.NotebookNode) 
     if repaired:
         notes.append("notebook format repaired (ids, schema)")
     repairs = repair_structure(nb, released)
-    notes += repairs
+    notes += repairs + restore_locked(nb, released)
     if repaired or repairs:
         quarantine(root, student, lab)
         path.write_text(dumps(nb))

@@ -32,13 +32,12 @@ def digest(path: Path) -> str:
 CACHE = ".grading-cache"
 
 
-def ensure_assignment(root: Path, lab: str) -> tuple[bytes, str]:
-    """Register ``lab`` (its source cells, hidden tests included) in ``root``'s gradebook; returns a
-    template gradebook that knows only this lab (SQLite bytes) for the isolated tasks, and the student
-    version of the lab (notebook text) that intake repairs submissions against.
+def ensure_assignment(root: Path, lab: str) -> str:
+    """Register ``lab`` (its source cells, hidden tests included) in ``root``'s gradebook; returns the
+    student version of the lab (notebook text) that intake repairs submissions against.
 
-    ``release/`` is not touched: the student version is generated into a temporary folder. Both are
-    cached in ``.grading-cache/`` under the source's digest, so a run that resumes registers nothing.
+    ``release/`` is not touched: the student version is generated into a temporary folder and cached in
+    ``.grading-cache/`` under the source's digest, so a run that resumes registers nothing.
     """
     notebook = root / "source" / lab / f"{lab}.ipynb"
     if not notebook.exists():
@@ -46,8 +45,8 @@ def ensure_assignment(root: Path, lab: str) -> tuple[bytes, str]:
         raise CourseError(f"unknown lab {lab!r}: there is no source/{lab}/{lab}.ipynb in {root} "
                           f"(labs there: {known}). Check the LAB= / --labs argument.")
     cache = root / CACHE / f"{lab}-{digest(notebook)[:16]}"
-    if (cache / "gradebook.db").exists() and (cache / "release.ipynb").exists() and (root / "gradebook.db").exists():
-        return (cache / "gradebook.db").read_bytes(), (cache / "release.ipynb").read_text()
+    if (cache / "release.ipynb").exists() and (root / "gradebook.db").exists():
+        return (cache / "release.ipynb").read_text()
     with tempfile.TemporaryDirectory(prefix="course-register-") as tmp:
         proc = nbgrader("generate_assignment", lab, "--force", f"--CourseDirectory.release_directory={tmp}/release",
                         root=root, check=False)
@@ -57,17 +56,9 @@ def ensure_assignment(root: Path, lab: str) -> tuple[bytes, str]:
                 f"nbgrader cannot register {lab} from source/{lab}/{lab}.ipynb in {root / 'gradebook.db'}:\n{tail}\n"
                 "If source/ was edited after grading began (\"Cannot add or remove cells\"), grade with the "
                 "source the class was released from, or start a new gradebook for the new version.")
-        template = Path(tmp) / "template"
-        (template / "source").mkdir(parents=True)
-        shutil.copytree(notebook.parent, template / "source" / lab)
-        proc = nbgrader("generate_assignment", lab, "--force", f"--CourseDirectory.release_directory={tmp}/release2",
-                        root=template, check=False)
-        if proc.returncode != 0:
-            raise CourseError(f"nbgrader cannot build {lab}'s gradebook: {(proc.stdout + proc.stderr)[-1500:]}")
         cache.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(template / "gradebook.db", cache / "gradebook.db")
         shutil.copy2(Path(tmp) / "release" / lab / f"{lab}.ipynb", cache / "release.ipynb")
-    return (cache / "gradebook.db").read_bytes(), (cache / "release.ipynb").read_text()
+    return (cache / "release.ipynb").read_text()
 
 
 def record_zero(root: Path, student: str, lab: str) -> None:
@@ -153,9 +144,7 @@ def placeholder_feedback(outcome: Outcome, root: Path) -> Path:
     """Feedback for a submission that was not executed: the reason and the score 0."""
     path = root / "feedback" / outcome.student / outcome.lab / f"{outcome.lab}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    advice = {"tampering": "Your code changes how the tests or the grader work, so it earns no points. "
-                           "Ask your instructor if you think this is a mistake.",
-              "unreadable": "Hand in the .ipynb file itself, saved from Jupyter or Colab.",
+    advice = {"unreadable": "Hand in the .ipynb file itself, saved from Jupyter or Colab.",
               }.get(outcome.status, "Check that your notebook runs top to bottom, then ask your instructor.")
     path.write_text(f"<html><body><h1>{html.escape(outcome.lab)}: {html.escape(outcome.status)} (score 0)</h1>"
                     f"<p>{html.escape(outcome.detail)}</p><p>{html.escape(advice)}</p></body></html>\n")

@@ -56,7 +56,7 @@ def grade_table(rows: list[Grade]) -> str:
 
 
 def summary(rows: list[Grade], outcomes: list[Outcome], seconds: float | None = None, ran: int | None = None) -> str:
-    """Counts per outcome (graded, zero, timed out, crashed, unreadable, tampering), throughput, and
+    """Counts per outcome (graded, zero, timed out, crashed, unreadable), throughput, and
     one line per submission that needs the instructor's eye."""
     score = {(g.student, g.lab): g.score for g in rows}
     counts = {status: sum(o.status == status for o in outcomes) for status in STATUSES}

@@ -1,10 +1,10 @@
 """Stage 2, scan: a static look at every cell the student can edit, before any of it runs.
 
 Takes the intake's notebook and the lab's source notebook; gives the findings of
-:func:`instructor.safety.find_tampering` and the notes about deleted answers. A submission with a
-``severe`` finding (only tampering needs it) is scored 0 and never executed; other findings are
-listed for the instructor's review and the submission is graded as usual, under the kernel's guard
-(:mod:`instructor.guard`), which is the defence that does not depend on spotting a pattern.
+:func:`instructor.safety.find_tampering` and the notes about deleted answers. Every finding is a
+note for the instructor's review: no score depends on it, because scores are decided outside the
+kernel from the probe's data (:mod:`instructor.grading.checks`), which no pattern in the student's
+code can change. The from-scratch review (:mod:`instructor.from_scratch`) is also reported here.
 """
 from __future__ import annotations
 

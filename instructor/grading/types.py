@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-STATUSES = ("graded", "timed out", "crashed", "unreadable", "tampering")
+STATUSES = ("graded", "timed out", "crashed", "unreadable")
 
 
 class CourseError(RuntimeError):
@@ -27,7 +27,7 @@ class Limits:
     cell_seconds: int | None = None  # one cell; None: Execute.timeout of nbgrader_config.py (120 s)
     memory_mb: int = 12288          # address space of the kernel (torch + TF need ~4 GB of it)
     file_mb: int = 1024             # largest file the kernel may write
-    isolate: bool = True            # hide the gradebook, source/ and other students' work
+    isolate: bool = True            # run the kernel in the allow-list sandbox (bubblewrap)
     threads: int | None = None      # CPU threads of one kernel (OMP/MKL/TF); None: cores / workers
 
 
@@ -35,17 +35,15 @@ class Limits:
 class Task:
     """One (student, lab) to run, self-contained so that any Dask worker can run it.
 
-    ``notebook`` is the submission after intake; ``template_db`` a gradebook that knows only this lab
-    (bytes of an SQLite file); ``hide`` extra paths of the course folder the kernel must not see;
-    ``cells`` the lab's locked code cells as the integrity guard recognizes them.
+    ``notebook`` is the submission after intake (locked cells as released); ``probe`` the lab's checks
+    (:class:`~instructor.grading.probes.Probe`); ``reference`` the solution's probe data by seed offset.
     """
     lab: str
     student: str
     notebook: str
-    template_db: bytes
     limits: Limits
-    hide: list = field(default_factory=list)
-    cells: list = field(default_factory=list)  # the locked cells the guard recognizes (run.locked_cells)
+    probe: object = None
+    reference: dict = field(default_factory=dict)
 
 
 @dataclass
