@@ -34,7 +34,8 @@ ALLOWED_MODULES = {"torch", "torchvision", "numpy", "math", "cmath", "tensorflow
                    "scipy", "skimage", "course_utils", "typing", "dataclasses", "functools", "itertools",
                    "collections", "abc", "enum", "copy", "warnings", "time", "random", "statistics", "operator",
                    "string", "re", "numbers", "decimal", "fractions", "contextlib", "textwrap", "pprint", "sys",
-                   "os", "pathlib", "json", "tqdm", "__future__", "heapq", "bisect", "types", "logging"}
+                   "os", "pathlib", "json", "tqdm", "__future__", "heapq", "bisect", "types", "logging",
+                   "subprocess", "shlex"}  # programs run in the sandbox too, and reach nothing
 # Attributes of ``sys`` and ``os`` a solution may use; any other one is an attack (sys.settrace,
 # sys.modules, sys._getframe) or autograder detection (os.environ).
 ALLOWED_ATTRIBUTES = {"sys": {"stdout", "stderr", "version", "version_info", "float_info", "maxsize", "platform",
@@ -42,7 +43,8 @@ ALLOWED_ATTRIBUTES = {"sys": {"stdout", "stderr", "version", "version_info", "fl
                       "os": {"path", "cpu_count", "sep", "linesep", "makedirs", "listdir", "getcwd", "fspath",
                              "environ", "getenv"}}  # determinism flags (CUBLAS_WORKSPACE_CONFIG, TF_DETERMINISTIC_OPS)
 # Module state a solution may set (plot style, determinism flags).
-ALLOWED_STORES = ("plt.rcParams", "matplotlib.rcParams", "mpl.rcParams", "torch.backends.", "np.random.seed")
+ALLOWED_STORES = ("plt.rcParams", "matplotlib.rcParams", "mpl.rcParams", "torch.backends.", "np.random.seed",
+                  "os.environ")
 # Dunders a class in a solution may define (Dataset-style containers, context managers, arithmetic...).
 DEFINABLE_DUNDERS = {"__init__", "__post_init__", "__len__", "__getitem__", "__setitem__", "__delitem__",
                      "__iter__", "__next__", "__contains__", "__repr__", "__str__", "__format__", "__call__",
@@ -60,7 +62,7 @@ READABLE_DUNDERS = {"__init__", "__name__", "__qualname__", "__doc__", "__class_
 # Names that reach the interpreter's or the notebook's machinery: tampering.
 BACKDOOR_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "__builtins__",
                   "breakpoint", "get_ipython", "setattr", "delattr"}
-BACKDOOR_MODULES = {"builtins", "importlib", "gc", "ctypes", "inspect", "subprocess", "posix", "signal", "unittest",
+BACKDOOR_MODULES = {"builtins", "importlib", "gc", "ctypes", "inspect", "posix", "signal", "unittest",
                     "pytest", "nbgrader", "sqlite3", "sqlalchemy", "shutil", "IPython", "ipykernel", "atexit",
                     "threading", "_thread", "multiprocessing", "sysconfig", "site", "runpy", "code", "codeop",
                     "marshal", "instructor", "trace", "tracemalloc", "pdb", "bdb", "cffi", "pty"}

@@ -92,7 +92,7 @@ def readable_paths() -> list[str]:
 
 
 def bwrap_command(bwrap: str, spec: Spec) -> list[str]:
-    args = [bwrap, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/run"]
+    args = [bwrap, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in readable_paths():
         if os.path.islink(path) and os.path.dirname(path) == "/":  # /lib -> usr/lib on merged-/usr systems
             args += ["--symlink", os.readlink(path), path]

@@ -123,7 +123,9 @@ tried('classmate', lambda: open({str(root / 'downloads/classmate/answer.py')!r})
 tried('proc-1-root', lambda: os.listdir('/proc/1/root' + {str(root)!r}))
 tried('host-socket', lambda: connect(socket.AF_UNIX, {str(root / 'host.sock')!r}))
 tried('abstract-socket', lambda: connect(socket.AF_UNIX, '\\0course-trust-abstract'))
-tried('run-sockets', lambda: [p for p in os.listdir('/run')] or 1/0)
+import glob, stat
+tried('run-sockets', lambda: [p for p in glob.glob('/run/**', recursive=True) + glob.glob('/var/run/**', recursive=True)
+                              if stat.S_ISSOCK(os.lstat(p).st_mode)] or 1/0)
 tried('loopback', lambda: connect(socket.AF_INET, ('127.0.0.1', {port})))
 tried('dns', lambda: socket.getaddrinfo('pypi.org', 443))
 tried('signal-grader', lambda: os.kill({os.getpid()}, 0))
@@ -197,7 +199,10 @@ def tricks(lab: Lab, outside_root: Path) -> dict:
                 "        for _n in ('expected', 'ref', 'x', 'spread', 'shapes', 'param_names'):\n"
                 "            _f.f_globals.pop(_n, None)\n"
                 "        _f.f_globals.update({k: v for k, v in _f.f_locals.items() if k == 'mine'})\n"),
-        "replace-builtins": ("import builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.all = lambda *a: True\n", ""),
+        "replace-builtins": ("import builtins\n_isinstance, _all = isinstance, all\n"
+                             "builtins.isinstance = lambda o, t: True if type(o).__module__.startswith('torch') or "
+                             "'Tensor' in type(o).__name__ else _isinstance(o, t)\n"
+                             "builtins.all = lambda it: _all(it) or True\n", ""),
         "trace-hook": ("import sys\nsys.settrace(lambda *a: None)\nsys.setprofile(lambda *a: None)\n", ""),
         "lying-tensor": ((
             "import torch\nclass Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\n"
@@ -209,7 +214,8 @@ def tricks(lab: Lab, outside_root: Path) -> dict:
             ""),
         "read-course-and-classmates": (
             "import glob, pathlib\nfound = []\n"
-            f"for pattern in ['/**/source/**/*.ipynb', {str(outside_root / '**/*.py')!r}, '/**/submitted/**/*.ipynb']:\n"
+            f"for pattern in [{str(ROOT / '**/source/**/*.ipynb')!r}, {str(outside_root / '**/*.py')!r}, "
+            "'/tmp/**/submitted/**/*.ipynb', '/root/**/*.ipynb']:\n"
             "    found += glob.glob(pattern, recursive=True)[:3]\n"
             "print('found', found)\n"
             f"exec(open({str(outside_root / 'downloads/classmate/answer.py')!r}).read()) if found else None\n", ""),
@@ -218,14 +224,16 @@ def tricks(lab: Lab, outside_root: Path) -> dict:
             f"for address in [{str(outside_root / 'host.sock')!r}, '\\0course-trust-abstract']:\n"
             "    try:\n        s = socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(address); print('got', s.recv(4))\n"
             "    except OSError as err:\n        print('socket', type(err).__name__)\n", ""),
-        "odd-characters": ("note = 'a\u2028b'\nimport builtins; builtins.sorted = lambda *a, **k: []\n", ""),
+        "odd-characters": ("note = 'a\u2028b'\nimport builtins; _sorted = sorted\n"
+                           "builtins.sorted = lambda *a, **k: _sorted(*a, **k)\n", ""),
         "kill-the-checks": ("", "        import sys as _s, os as _o\n"
                                 "        if any('__course' in (_s._getframe(i).f_code.co_name) for i in range(1, 6)"
                                 " if _s._getframe(i) is not None):\n            _o._exit(3)\n"),
-        "probe-subversion": (  # the one class that can reach the built-in's values: must be reported
+        "probe-subversion": (  # rewrite the probe to report the expected side: a student's probe has none
             "import ast\nclass Harvest(ast.NodeTransformer):\n"
             "    def visit_Constant(self, node):\n"
-            "        if isinstance(node.value, str) and 'self.reference = reference' in node.value:\n"
+            "        if isinstance(node.value, str) and 'self._value(actual), None, {}' in node.value:\n"
+            "            node.value = node.value.replace('self._value(actual), None, {}', 'self._value(expected), None, {}')\n"
             "            node.value = node.value.replace('self.reference = reference', 'self.reference = True')\n"
             "        return node\n"
             "get_ipython().ast_transformers.append(Harvest())\n", ""),
@@ -400,13 +408,12 @@ def test_no_trick_scores_more_than_the_wrong_answer_alone(lab_id, trust_classes,
     require_bwrap()
     lab, root, scores, outcomes, report, mode = trust_classes(lab_id)
     baseline = scores["wrong"]
-    assert 0 < baseline < lab.full, f"the wrong answer must keep some points and lose some: {baseline}/{lab.full}"
+    assert 0 < baseline < lab.full, f"the wrong answer must keep some points and lose some: {baseline}/{lab.full} {outcomes['wrong']}"
     names = [s for s in scores if s.startswith("trick-")]
     assert len(names) >= 15
-    gained = [f"{s}: {scores[s]} > {baseline} ({outcomes[s]})" for s in names
-              if scores[s] > baseline and s != "trick-probe-subversion"]
+    gained = [f"{s}: {scores[s]} > {baseline} ({outcomes[s]})" for s in names if scores[s] > baseline]
     assert not gained, "\n".join(gained)
-    # subverting the probe in the student's own process can pick up the built-in's values: it is reported
+    # code that reaches into the grader's probe is also named for the instructor's review
     assert any(n.startswith("for review:") for n in outcomes["trick-probe-subversion"].notes), outcomes["trick-probe-subversion"]
     for student in scores:  # nothing is lost
         assert (root / "feedback" / student / lab_id / f"{lab_id}.html").exists(), student

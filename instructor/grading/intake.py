@@ -127,6 +127,13 @@ def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode)
     return notes
 
 
+def _without_hidden_tests(source: str) -> str:
+    """A grade cell's text without its ``### BEGIN/END HIDDEN TESTS`` block (as nbgrader releases it)."""
+    import re
+
+    return re.sub(r"\n?[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*", "", source, flags=re.S).rstrip()
+
+
 def restore_locked(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -> list[str]:
     """Every locked cell as released: its source (the grade cells with their *visible* tests only), type
     and nbgrader metadata; the student's tags on it go. nbgrader's ``OverwriteCells`` did this when
@@ -138,7 +145,7 @@ def restore_locked(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -
         original = locked.get(grade_id_of(cell))
         if original is None:
             continue
-        if cell.source != original.source:
+        if _without_hidden_tests(cell.source) != _without_hidden_tests(original.source):
             edited.append(grade_id_of(cell))
         cell.source, cell.metadata = original.source, nbformat.from_dict(original.metadata)
     return [f"edited locked cells restored to the release: {', '.join(edited)}"] if edited else []

@@ -67,7 +67,8 @@ class Probe:
     holds the answer to an exercise judged in it or after it.
     """
     lab: str
-    phases: list           # [[(kind, grade_id, transformed source)]] per exercise
+    phases: list           # [[(kind, grade_id, transformed source)]] per exercise, as a student's run has them
+    reference_phases: list  # the same for the solution's run (comparisons keep their expected side)
     sites: dict            # site number -> Site
     points: dict           # grade_id -> points
     digest: str = ""
@@ -78,7 +79,8 @@ class Probe:
         ``reference``: the solution's run (it alone evaluates the expected side of comparisons)."""
         recorder = (Path(__file__).with_name("recorder.py")).read_text()
         return [PHASE_TEMPLATE.format(recorder=recorder, nonce=nonce, offsets=offsets, program=json.dumps(cells),
-                                      reference=reference) for cells in self.phases]
+                                      reference=reference)
+                for cells in (self.reference_phases if reference else self.phases)]
 
 
 PHASE_TEMPLATE = """# The autograder's checks (added for grading only; never part of the notebook).
@@ -160,8 +162,8 @@ def _recorder_call(method: str, args: list, keywords: list | None = None) -> ast
 
 
 class _Rewrite(ast.NodeTransformer):
-    def __init__(self, cell: str, source: str, sites: dict):
-        self.cell, self.sites, self.hidden = cell, sites, _hidden_lines(source)
+    def __init__(self, cell: str, source: str, sites: dict, reference: bool):
+        self.cell, self.sites, self.hidden, self.reference = cell, sites, _hidden_lines(source), reference
         self.lines = source.split("\n")
 
     def _site(self, node, kind, tree=None) -> int:
@@ -183,10 +185,13 @@ class _Rewrite(ast.NodeTransformer):
         name = _dotted(node.func)
         if name in CLOSE_CALLS and len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args):
             kind = CLOSE_CALLS[name]
+            site = ast.Constant(self._site(node, kind))
+            if not self.reference:  # a student's run never holds the expected side, not even as code
+                return ast.copy_location(_recorder_call("close", [site, _thunk(node.args[0]), ast.Constant(None)]), node)
             keywords = [ast.keyword(k.arg, _thunk(k.value)) for k in node.keywords if k.arg in CLOSE_KEYWORDS]
             keywords += [ast.keyword(p, _thunk(a)) for p, a in zip(CLOSE_POSITIONAL[kind], node.args[2:])]
-            return ast.copy_location(_recorder_call("close", [ast.Constant(self._site(node, kind)),
-                                                              _thunk(node.args[0]), _thunk(node.args[1])], keywords), node)
+            return ast.copy_location(_recorder_call("close", [site, _thunk(node.args[0]), _thunk(node.args[1])],
+                                                    keywords), node)
         last = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         if last in SEEDERS and node.args:
             node.args[0] = _recorder_call("offset", [node.args[0]])
@@ -262,15 +267,14 @@ def test_cells(source_nb: nbformat.NotebookNode) -> list[tuple[str, str, str, fl
     return out
 
 
-def build(lab: str, source_nb: nbformat.NotebookNode) -> Probe:
-    """The probe of ``lab`` from its source notebook (see the module docstring and :class:`Probe`)."""
+def _phases(source_nb: nbformat.NotebookNode, reference: bool) -> tuple[list, dict, dict, list]:
     sites: dict = {}
     transformed, points, order = [], {}, []
     for kind, grade_id, source, pts in test_cells(source_nb):
         if kind == "solution":
             transformed.append((kind, grade_id, runnable(source)))
             continue
-        tree = _Rewrite(grade_id, source, sites).visit(ast.parse(runnable(source)))
+        tree = _Rewrite(grade_id, source, sites, reference).visit(ast.parse(runnable(source)))
         if kind == "grade":
             tree = _as_function(tree)
             points[grade_id] = pts
@@ -288,5 +292,12 @@ def build(lab: str, source_nb: nbformat.NotebookNode) -> Probe:
             helpers.append((kind, grade_id, source))
         else:
             current.append((kind, grade_id, source))
-    digest = hashlib.sha256(json.dumps(phases).encode()).hexdigest()
-    return Probe(lab, phases, sites, points, digest, order)
+    return phases, sites, points, order
+
+
+def build(lab: str, source_nb: nbformat.NotebookNode) -> Probe:
+    """The probe of ``lab`` from its source notebook (see the module docstring and :class:`Probe`)."""
+    phases, sites, points, order = _phases(source_nb, reference=False)
+    reference_phases, _, _, _ = _phases(source_nb, reference=True)
+    digest = hashlib.sha256(json.dumps([phases, reference_phases]).encode()).hexdigest()
+    return Probe(lab, phases, reference_phases, sites, points, digest, order)

@@ -185,7 +185,7 @@ class Recorder:
         solution's run also the expected side and the tolerances. A student's run never evaluates the
         expected side: the grader compares with the solution's, so the built-in's answer is not computed
         where student code could pick it up."""
-        if not self.reference:
+        if not self.reference:  # (the student's probe passes no expected side at all)
             self._event(["close", site, self._value(actual), None, {}])
             return
         self._event(["close", site, self._value(actual), self._value(expected),

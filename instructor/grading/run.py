@@ -17,6 +17,7 @@ times; past the notebook's time limit the submission is "timed out".
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -93,17 +94,33 @@ def write_sandbox_kernel(workdir: Path, limits: Limits) -> tuple[Path, Path, dic
     return workdir / "kernels", scratch, env
 
 
+async def responsive(client, seconds: float = 10) -> bool:
+    """Whether the kernel still answers a ``kernel_info`` request (after an interrupted cell)."""
+    import queue
+
+    msg_id = client.kc.kernel_info()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            reply = await client.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        except (queue.Empty, TimeoutError):
+            return False
+        if reply.get("parent_header", {}).get("msg_id") == msg_id:
+            return True
+    return False
+
+
 def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[int | None, bool, str]:
     """Run ``nb`` in place in a fresh sandbox kernel: (index of the cell that killed the kernel or None,
     whether the notebook's time limit ran out, a note when the kernel could not start)."""
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
     kernels, scratch, _ = write_sandbox_kernel(workdir, limits)
     specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
-    km = KernelManager(kernel_name="course-sandbox", kernel_spec_manager=specs, transport="ipc",
+    km = AsyncKernelManager(kernel_name="course-sandbox", kernel_spec_manager=specs, transport="ipc",
                        connection_file=str(workdir / "runtime" / "kernel.json"))
     cell_limit = limits.cell_seconds or 120
     client = NotebookClient(nb, km=km, timeout=cell_limit, allow_errors=True, interrupt_on_timeout=True,
@@ -111,25 +128,34 @@ def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[i
                                               "traceback": []}, startup_timeout=120, shutdown_kernel="immediate",
                             skip_cells_with_tag="__never__")
     deadline = time.monotonic() + limits.notebook_seconds
+
+    async def cells() -> tuple[int | None, bool]:
+        with (workdir / "kernel.log").open("wb") as log:
+            async with client.async_setup_kernel(cwd=str(scratch), stdout=subprocess.DEVNULL, stderr=log):
+                for index, cell in enumerate(nb.cells):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 1:
+                        return None, True
+                    client.timeout = int(max(1, min(cell_limit, remaining)))
+                    try:
+                        await client.async_execute_cell(cell, index)
+                    except DeadKernelError:
+                        return index, False
+                    if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])) and \
+                            not await responsive(client):
+                        return None, True  # interrupted but deaf (student code broke the kernel): stop here
+        return None, time.monotonic() > deadline
+
+    # a loop of its own: grading threads (Dask workers) must not share jupyter_core's per-thread loops
     try:
-        with (workdir / "kernel.log").open("wb") as log, client.setup_kernel(
-                cwd=str(scratch), stdout=subprocess.DEVNULL, stderr=log):
-            for index, cell in enumerate(nb.cells):
-                remaining = deadline - time.monotonic()
-                if remaining <= 1:
-                    return None, True, ""
-                client.timeout = int(max(1, min(cell_limit, remaining)))
-                try:
-                    client.execute_cell(cell, index)
-                except DeadKernelError:
-                    return index, False, ""
+        died, out_of_time = asyncio.run(cells())
     except DeadKernelError:
         return 0, False, ""
     except RuntimeError as err:  # the kernel did not start (the sandbox refused, or a startup timeout)
-        if "died before replying" in str(err) or "Kernel didn't respond" in str(err) or "died" in str(err):
+        if "died" in str(err) or "didn't respond" in str(err):
             raise SandboxUnavailable(str(err)[:300]) from None
         raise
-    return None, time.monotonic() > deadline, ""
+    return died, out_of_time, ""
 
 
 def runtime_notes(nb: nbformat.NotebookNode) -> tuple[list[str], list[str]]:
