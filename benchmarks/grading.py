@@ -72,8 +72,10 @@ def main() -> int:
                   flush=True)
         one, two = results["grade_class, 1 worker"], results["grade_class, 2 workers"]
         print(f"scaling 1 -> 2 workers: {one / two:.2f}x (linear: 2.00x, ratio to linear {one / two / 2:.2f})")
-        print(f"per submission: nbgrader {results['nbgrader autograde (serial, unprotected)'] / args.students:.1f} s, "
+        plain = results["nbgrader autograde (serial, unprotected)"]
+        print(f"per submission: nbgrader {plain / args.students:.1f} s, "
               f"course grader {one / args.students:.1f} s (1 worker), {two / args.students:.1f} s (2 workers)")
+        print(f"cost ratio to plain nbgrader, same run, 1 worker each: {one / plain:.2f}")
     return 0
 
 

@@ -31,7 +31,9 @@ from instructor.grading import record
 from instructor.notebooks import ROOT, labs
 
 BWRAP = shutil.which("bwrap")
-OUTSIDE = ROOT / "build" / "trust-outside"  # host paths outside the temporary folder (it is a tmpfs inside)
+# host paths outside the temporary folder (a tmpfs inside the sandbox); one per pytest worker
+OUTSIDE = ROOT / "build" / f"trust-outside-{os.getpid()}"
+ABSTRACT = f"\0course-trust-{os.getpid()}"
 
 
 def require_bwrap():
@@ -68,7 +70,7 @@ def outside():
     named.bind(str(OUTSIDE / "host.sock"))
     named.listen(4)
     abstract = socket.socket(socket.AF_UNIX)
-    abstract.bind("\0course-trust-abstract")
+    abstract.bind(ABSTRACT)
     abstract.listen(4)
     tcp = socket.socket()
     tcp.bind(("127.0.0.1", 0))
@@ -122,7 +124,7 @@ tried('downloads', lambda: os.listdir({str(root / 'downloads')!r}))
 tried('classmate', lambda: open({str(root / 'downloads/classmate/answer.py')!r}).read())
 tried('proc-1-root', lambda: os.listdir('/proc/1/root' + {str(root)!r}))
 tried('host-socket', lambda: connect(socket.AF_UNIX, {str(root / 'host.sock')!r}))
-tried('abstract-socket', lambda: connect(socket.AF_UNIX, '\\0course-trust-abstract'))
+tried('abstract-socket', lambda: connect(socket.AF_UNIX, {ABSTRACT!r}))
 import glob, stat
 tried('run-sockets', lambda: [p for p in glob.glob('/run/**', recursive=True) + glob.glob('/var/run/**', recursive=True)
                               if stat.S_ISSOCK(os.lstat(p).st_mode)] or 1/0)
@@ -221,7 +223,7 @@ def tricks(lab: Lab, outside_root: Path) -> dict:
             f"exec(open({str(outside_root / 'downloads/classmate/answer.py')!r}).read()) if found else None\n", ""),
         "host-sockets": (
             "import socket\n"
-            f"for address in [{str(outside_root / 'host.sock')!r}, '\\0course-trust-abstract']:\n"
+            f"for address in [{str(outside_root / 'host.sock')!r}, {ABSTRACT!r}]:\n"
             "    try:\n        s = socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(address); print('got', s.recv(4))\n"
             "    except OSError as err:\n        print('socket', type(err).__name__)\n", ""),
         "odd-characters": ("note = 'a\u2028b'\nimport builtins; _sorted = sorted\n"

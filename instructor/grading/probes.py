@@ -299,5 +299,7 @@ def build(lab: str, source_nb: nbformat.NotebookNode) -> Probe:
     """The probe of ``lab`` from its source notebook (see the module docstring and :class:`Probe`)."""
     phases, sites, points, order = _phases(source_nb, reference=False)
     reference_phases, _, _, _ = _phases(source_nb, reference=True)
-    digest = hashlib.sha256(json.dumps([phases, reference_phases]).encode()).hexdigest()
+    recorder = Path(__file__).with_name("recorder.py").read_text()
+    digest = hashlib.sha256(json.dumps([phases, reference_phases, recorder, PHASE_TEMPLATE,
+                                        nbformat.writes(source_nb)]).encode()).hexdigest()
     return Probe(lab, phases, reference_phases, sites, points, digest, order)

@@ -110,9 +110,9 @@ async def responsive(client, seconds: float = 10) -> bool:
     return False
 
 
-def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[int | None, bool, str]:
+def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[int | None, bool, list[int]]:
     """Run ``nb`` in place in a fresh sandbox kernel: (index of the cell that killed the kernel or None,
-    whether the notebook's time limit ran out, a note when the kernel could not start)."""
+    whether the notebook's time limit ran out, indices of the cells stopped at the cell time limit)."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
@@ -128,6 +128,7 @@ def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[i
                                               "traceback": []}, startup_timeout=120, shutdown_kernel="immediate",
                             skip_cells_with_tag="__never__")
     deadline = time.monotonic() + limits.notebook_seconds
+    stopped: list[int] = []
 
     async def cells() -> tuple[int | None, bool]:
         with (workdir / "kernel.log").open("wb") as log:
@@ -137,25 +138,30 @@ def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[i
                     if remaining <= 1:
                         return None, True
                     client.timeout = int(max(1, min(cell_limit, remaining)))
+                    began = time.monotonic()
                     try:
                         await client.async_execute_cell(cell, index)
                     except DeadKernelError:
                         return index, False
-                    if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])) and \
-                            not await responsive(client):
-                        return None, True  # interrupted but deaf (student code broke the kernel): stop here
+                    if time.monotonic() - began >= client.timeout:  # nbclient interrupted it
+                        stopped.append(index)
+                        cell.outputs.append(nbformat.v4.new_output(
+                            "error", ename="CellTimeoutError", traceback=[],
+                            evalue=f"the cell ran past its time limit of {client.timeout} s and was interrupted"))
+                        if not await responsive(client):
+                            return None, True  # interrupted but deaf (student code broke the kernel): stop here
         return None, time.monotonic() > deadline
 
     # a loop of its own: grading threads (Dask workers) must not share jupyter_core's per-thread loops
     try:
         died, out_of_time = asyncio.run(cells())
     except DeadKernelError:
-        return 0, False, ""
+        return 0, False, stopped
     except RuntimeError as err:  # the kernel did not start (the sandbox refused, or a startup timeout)
         if "died" in str(err) or "didn't respond" in str(err):
             raise SandboxUnavailable(str(err)[:300]) from None
         raise
-    return died, out_of_time, ""
+    return died, out_of_time, stopped
 
 
 def runtime_notes(nb: nbformat.NotebookNode) -> tuple[list[str], list[str]]:
@@ -198,6 +204,17 @@ def verdict_output(verdict: checks.Verdict, points: float) -> nbformat.NotebookN
     text = (f"autograder: {verdict.points:g} / {points:g} — every check of this cell passed (visible and hidden)\n"
             if verdict.passed else f"autograder: 0 / {points:g} — {verdict.message}\n")
     return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def trim_outputs(nb: nbformat.NotebookNode) -> None:
+    """Megabytes of printed output cut to a readable size (nbgrader's LimitOutput for lines, the course's
+    TrimOutputs for characters), as nbgrader_config.py configures them for feedback."""
+    from nbgrader.preprocessors import LimitOutput
+
+    from ..nbgrader_plugins import TrimOutputs
+
+    for preprocessor in (TrimOutputs(max_chars=20000), LimitOutput(max_lines=1000, max_traceback=100)):
+        preprocessor.preprocess(nb, {})
 
 
 def _label(nb: nbformat.NotebookNode, index: int) -> str:
@@ -264,6 +281,7 @@ def run_task(task: Task) -> TaskResult:
     if memory:
         notes.append(f"memory limit hit in {', '.join(memory)}")
     graded_nb.cells += trailing  # the experiment after the last test, as handed in (not run)
+    trim_outputs(graded_nb)
     return TaskResult(lab, student, status, detail, notes, dumps(graded_nb), scores, {}, neutralized,
                       time.perf_counter() - start)
 
