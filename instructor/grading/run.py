@@ -131,6 +131,13 @@ def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[i
     stopped: list[int] = []
 
     async def cells() -> tuple[int | None, bool]:
+        try:
+            return await run_cells()
+        finally:  # nbclient shuts down only kernels it created itself: this one is ours
+            if km.has_kernel:
+                await km.shutdown_kernel(now=True)
+
+    async def run_cells() -> tuple[int | None, bool]:
         with (workdir / "kernel.log").open("wb") as log:
             async with client.async_setup_kernel(cwd=str(scratch), stdout=subprocess.DEVNULL, stderr=log):
                 for index, cell in enumerate(nb.cells):
