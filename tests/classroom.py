@@ -101,18 +101,15 @@ def messy_but_correct(lab: Lab, course_root: Path) -> tuple[str, str]:
     return f"Copy of {lab.id}.ipynb", json.dumps(nb)
 
 
+# Tampering added to a correct answer, in every lab's classroom: it must change nothing (verdicts are
+# formed outside the kernel) and the scan must name it for review. The classes of tricks, each added to a
+# wrong answer, are graded in tests/test_trust.py (pt01, tf02).
 TAMPERING = {
     "patch-comparison": lambda lab: (
         "import torch\ntorch.testing.assert_close = lambda *args, **kwargs: None\n" if lab.torch else
         "import numpy as np\nnp.testing.assert_allclose = lambda *args, **kwargs: None\n"),
-    "patch-framework-check": lambda lab: (
-        "torch.allclose = lambda *args, **kwargs: True\n" if lab.torch else
-        "import tensorflow as tf\ntf.debugging.assert_near = lambda *args, **kwargs: None\n"),
     "always-equal": lambda lab: ("class Anything:\n    def __eq__(self, other):\n        return True\n"),
-    "overwrite-helper": lambda lab: f"def {lab.helper}(*args, **kwargs):\n    return None\n",
-    "read-gradebook": lambda lab: "hidden = open('../../../gradebook.db', 'rb').read()\n",
     "read-source": lambda lab: f"hidden = open('../../../source/{lab.id}/{lab.id}.ipynb').read()\n",
-    "patch-builtins": lambda lab: "import builtins\nbuiltins.AssertionError = Warning\n",
 }
 UNREADABLE = {"empty-file": "", "malformed-json": '{"cells": [{"cell_type": ',
               "not-a-notebook": "%PDF-1.4 binary junk \x00\x01"}
