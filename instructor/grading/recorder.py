@@ -197,7 +197,8 @@ class Recorder:
             self.cell["error"] = type(err).__name__
 
     def reseed(self, seed: int) -> None:
-        """Every global generator the labs use, so that a cell's inputs never depend on what ran before."""
+        """Every global generator the labs use, and the frameworks' default float type, so that a cell's
+        inputs never depend on what ran before (a student's ``torch.set_default_dtype(torch.float64)``)."""
         import random
 
         random.seed(seed)
@@ -205,8 +206,10 @@ class Recorder:
             sys.modules["numpy"].random.seed(seed % 2 ** 32)
         if "torch" in sys.modules:
             sys.modules["torch"].manual_seed(seed)
+            sys.modules["torch"].set_default_dtype(sys.modules["torch"].float32)  # as the solution's run has it
         if "keras" in sys.modules:
             sys.modules["keras"].utils.set_random_seed(seed % 2 ** 32)
+            sys.modules["keras"].config.set_floatx("float32")
         elif "tensorflow" in sys.modules:
             sys.modules["tensorflow"].random.set_seed(seed)
 
