@@ -22,7 +22,7 @@ SYSTEM_PACKAGES := chromium chromium-driver bubblewrap
 LOGS := build/logs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-packages course execute references release collect class grade autograde feedback export bench-grading bench-full mutants colab-check tidy test clean
+.PHONY: help venv system-packages course execute references release collect class grade autograde feedback export bench-grading bench-full mutants diagnosis colab-check tidy test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 17
@@ -89,6 +89,9 @@ bench-full: venv  ## full mode's wall time per lab on this machine (measured, or
 
 mutants: venv  ## grade the mutant library (tests/mutants/) against each lab's grade cells; per-lab table
 	$(PY) -m instructor mutants $(LABS_ARG)
+
+diagnosis: venv system-packages  ## diagnosis quality: every tests/mutants/ entry handed in and named against the catalogue; confusion table
+	$(PY) -m instructor diagnosis $(LABS_ARG)
 
 colab-check: venv  ## solution notebooks (quick, hidden tests) on Colab's versions: RUNTIME="2026.08 2026.07" (colab/*.txt; default all), LABS=...
 	@$(PY) -m instructor colab-check $(if $(RUNTIME),--runtime $(RUNTIME)) $(LABS_ARG)

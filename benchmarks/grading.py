@@ -2,11 +2,14 @@
 
     python benchmarks/grading.py [--lab pt01_batchnorm] [--students 8]   (or: make bench-grading)
 
-Builds a synthetic class of N submissions of one lab — correct, partial (first exercise only),
-untouched, one that kills its kernel (``os._exit``) and one with an infinite loop — and grades copies
-of it (1) with ``nbgrader autograde`` in one process (no protections, the baseline), (2) with
-``grade_class`` serially and (3) with ``grade_class`` on a 2-worker Dask LocalCluster. Prints wall
-time, submissions per minute and the 1 -> 2 worker scaling. Numbers only: nothing is asserted.
+Builds a synthetic class of N submissions of one lab, half of them with a wrong exercise — cycling
+through correct, a catalogued mistake, partial (first exercise only), another catalogued mistake; the
+last two kill their kernel (``os._exit``) and loop forever — and grades copies of it (1) with
+``nbgrader autograde`` in one process (no protections, the baseline), (2) with ``grade_class``
+serially, without and with the diagnosis (tests/mutants/ as the catalogue of mistakes), and (3) with
+``grade_class`` on a 2-worker Dask LocalCluster. Prints wall time, submissions per minute, the 1 -> 2
+worker scaling and what the diagnosis adds (its catalogue, computed once per lab, and the comparisons
+per submission). Numbers only: nothing is asserted.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import nbformat  # noqa: E402
 
-from instructor import pipeline  # noqa: E402
+from instructor import mutants, pipeline  # noqa: E402
 from instructor.grading import Limits  # noqa: E402
 from instructor.notebooks import ROOT, dumps  # noqa: E402
 
@@ -32,10 +35,19 @@ def build(root: Path, lab: str, n: int) -> Path:
     pipeline.release(root, [lab])
     source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
     released = nbformat.read(root / "release" / lab / f"{lab}.ipynb", as_version=4)
-    kinds = [source, pipeline.partial_submission(source, released), released]
+    catalogue = [m for m in mutants.load_mutants(lab) if not m.diagnosis_only]
+    wrong = [catalogue[0], next((m for m in catalogue if m.cell != catalogue[0].cell), catalogue[-1])]
+
+    def with_mistake(mistake):
+        nb = nbformat.from_dict(source)
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == mistake.cell)
+        cell.source = mistake.apply(cell.source)
+        return nb
+
+    kinds = [source, with_mistake(wrong[0]), pipeline.partial_submission(source, released), with_mistake(wrong[1])]
     first = pipeline.solution_cell_ids(source)[0]
     for i in range(n):
-        nb = nbformat.from_dict(kinds[i % 3])
+        nb = nbformat.from_dict(kinds[i % len(kinds)])
         if i == n - 2 or i == n - 1:  # the last two: a crash and a loop in the first answer
             nb = nbformat.from_dict(source)
             for cell in nb.cells:
@@ -57,8 +69,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         template = build(Path(tmp) / "template", args.lab, args.students)
         results = {}
-        for name in ("nbgrader autograde (serial, unprotected)", "grade_class, 1 worker", "grade_class, 2 workers"):
-            root = Path(tmp) / name.split(",")[-1].strip().replace(" ", "_").replace("(", "").replace(")", "")
+        runs = {}
+        for name in ("nbgrader autograde (serial, unprotected)", "grade_class, 1 worker, no diagnosis",
+                     "grade_class, 1 worker", "grade_class, 2 workers"):
+            root = Path(tmp) / name.replace(",", "").replace(" ", "_").replace("(", "").replace(")", "")
             shutil.copytree(template, root)
             start = time.perf_counter()
             if name.startswith("nbgrader"):
@@ -66,7 +80,8 @@ def main() -> int:
                                   root=root, check=False)
             else:
                 pipeline.grade_class(root, [args.lab], progress=False, limits=limits,
-                                     workers=1 if "1 worker" in name else 2)
+                                     workers=1 if "1 worker" in name else 2, diagnosis="no diagnosis" not in name)
+                runs[name] = dict(pipeline.grade_class.last_run)
             results[name] = time.perf_counter() - start
             print(f"{name:42s} {results[name]:7.1f} s  {args.students / results[name] * 60:6.1f} submissions/min",
                   flush=True)
@@ -76,6 +91,11 @@ def main() -> int:
         print(f"per submission: nbgrader {plain / args.students:.1f} s, "
               f"course grader {one / args.students:.1f} s (1 worker), {two / args.students:.1f} s (2 workers)")
         print(f"cost ratio to plain nbgrader, same run, 1 worker each: {one / plain:.2f}")
+        bare, run = results["grade_class, 1 worker, no diagnosis"], runs["grade_class, 1 worker"]
+        print(f"diagnosis, 1 worker: the whole run {one:.1f} s vs {bare:.1f} s without ({(one / bare - 1):+.0%}); "
+              f"its catalogue {run['catalogue_seconds']:.1f} s once per lab (cached), comparisons "
+              f"{run['diagnosis_seconds'] * 1000 / args.students:.1f} ms per submission; "
+              f"without the catalogue's one-time cost {((one - run['catalogue_seconds']) / bare - 1):+.0%}")
     return 0
 
 

@@ -20,7 +20,7 @@ QUIET_STEPS = ("course", "execute", "references", "release", "collect", "class",
 def report(rows, outcomes) -> None:
     run = pipeline.grade_class.last_run
     say(pipeline.grade_table(rows))
-    say(pipeline.summary(rows, outcomes, seconds=run["seconds"], ran=run["ran"]))
+    say(pipeline.summary(rows, outcomes, seconds=run["seconds"], ran=run["ran"], problems=run.get("catalogue_problems")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         g.add_argument("--no-resume", action="store_true", help="grade everything again, even unchanged files")
         g.add_argument("--no-isolation", action="store_true",
                        help="run submissions without the bubblewrap sandbox (only for code you trust)")
+        g.add_argument("--no-diagnosis", action="store_true",
+                       help="do not name mistakes from the catalogue (tests/mutants/) in feedback and reports")
         g.add_argument("--lms", choices=("canvas", "moodle"), default=None,
                        help="write this LMS's grade import file and feedback bundle into lms/ "
                             "(default: the LMS the download came from, detected from its file names)")
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lms", choices=("canvas", "moodle"), default=None,
                    help="the LMS to write import files for (default: detected from the collected download)")
     add("mutants", "grade every mutant of tests/mutants/<lab>.py through the lab's grade cells; print the table")
+    add("diagnosis", "hand in every entry of tests/mutants/<lab>.py and diagnose it against the catalogue; "
+                     "print the confusion table")
     p = add("colab-check", "every solution notebook (quick mode, hidden tests) on Colab's versions (colab/*.txt)")
     p.add_argument("--runtime", nargs="*", default=None, help="runtimes of colab/ (default: all)")
     add("tidy", "strip outputs from source notebooks and stamp repository address into setup cells and badges")
@@ -137,7 +141,8 @@ def run(args, chosen, parser) -> int:
             rows, outcomes = pipeline.grade_class(ROOT, chosen, workers=args.workers, scheduler=args.scheduler,
                                                   progress=console.stream,
                                                   limits=pipeline.Limits(isolate=not args.no_isolation),
-                                                  resume=not args.no_resume, lms_name=args.lms)
+                                                  resume=not args.no_resume, lms_name=args.lms,
+                                                  diagnosis=not args.no_diagnosis)
         except pipeline.CourseError as err:
             console.error(f"error: {err}")
             return 2
@@ -173,6 +178,19 @@ def run(args, chosen, parser) -> int:
             print(f"  {lab:28s} {len(results[lab]):3d} mutants in {time.perf_counter() - start:6.1f} s", flush=True)
         print(mutants.table(results))
         return 0 if all(r.caught for rs in results.values() for r in rs) else 1
+    if args.step == "diagnosis":
+        from . import mutants
+
+        qualities = []
+        for lab in chosen:
+            start = time.perf_counter()
+            qualities.append(mutants.diagnose_lab(lab))
+            print(f"  {lab:28s} {len(qualities[-1].results):3d} entries in {time.perf_counter() - start:6.1f} s "
+                  f"(catalogue {qualities[-1].seconds:.1f} s)", flush=True)
+        print(mutants.quality_table(qualities))
+        totals = [q.counts() for q in qualities]
+        share = sum(c["self"] for c in totals) / max(1, sum(c["mistakes"] for c in totals))
+        return 0 if share >= 0.9 and not any(c["correct_diagnosed"] for c in totals) else 1
     if args.step == "colab-check":
         from . import colab_check
 

@@ -4,6 +4,14 @@ A lab's mutants live in ``tests/mutants/<lab>.py`` as ``MUTANTS = [dict(...), ..
 solution cell it changes (``cell``: its ``grade_id``) and how (``replace``: ``(old, new)`` pairs of
 substrings that must occur in the solution, or ``source``: the whole new cell).
 
+``MUTANTS`` is also the course's catalogue of mistakes (:mod:`instructor.grading.diagnose`): every entry
+has a ``hint`` written for students (what the code does and the rule it breaks, never the solution
+line), may name the entries of its exercise it cannot be told apart from (``equivalent``), and may be
+``diagnosis_only`` (a mistake worth naming that need not lose points). Two more lists measure the
+diagnosis and are never part of the catalogue: ``UNCATALOGUED``, wrong answers that must lose points and
+must not be named as a catalogued mistake, and ``CORRECT``, alternative right answers that must keep
+full marks and get no diagnosis.
+
 How a lab is run (one kernel per lab, so a lab with many mutants costs one import of its framework):
 
 1. the kernel starts in the lab's source folder with ``NBGRADER_EXECUTION`` set, exactly as under
@@ -36,6 +44,10 @@ from .notebooks import ROOT, source_notebook
 MUTANT_DIR = ROOT / "tests" / "mutants"
 
 
+ROLES = {"MUTANTS": "mistake", "UNCATALOGUED": "uncatalogued", "CORRECT": "correct"}
+KEYS = {"name", "cell", "replace", "source", "hint", "equivalent", "diagnosis_only"}
+
+
 @dataclass
 class Mutant:
     lab: str
@@ -43,6 +55,10 @@ class Mutant:
     cell: str
     replace: list = field(default_factory=list)
     source: str | None = None
+    hint: str = ""                 # for students: what the code does, and the rule (catalogue entries)
+    equivalent: tuple = ()         # names of entries of the same exercise that behave the same on the probes
+    diagnosis_only: bool = False   # named by the diagnosis, but not required to lose points
+    role: str = "mistake"          # "mistake" (MUTANTS) | "uncatalogued" | "correct"
 
     def apply(self, original: str) -> str:
         """The mutated source of the solution cell; an ``old`` that no longer occurs is an error."""
@@ -67,6 +83,7 @@ class Result:
     max_score: float
     failing: list[str]
     probe_score: float | None = None  # the grader's verdict (probe data judged against the solution's)
+    doc: dict | None = None           # the probe's data for the exercise (what the diagnosis compares)
 
     @property
     def caught(self) -> bool:
@@ -77,22 +94,38 @@ def mutant_labs() -> list[str]:
     return sorted(p.stem for p in MUTANT_DIR.glob("*.py") if not p.stem.startswith("_"))
 
 
-def load_mutants(lab: str) -> list[Mutant]:
+def load_library(lab: str) -> list[Mutant]:
+    """Every entry of ``tests/mutants/<lab>.py``: the catalogue (``MUTANTS``), then ``UNCATALOGUED`` and
+    ``CORRECT`` (see the module docstring); raises ValueError naming the file on a malformed entry."""
     path = MUTANT_DIR / f"{lab}.py"
     spec = importlib.util.spec_from_file_location(f"course_mutants_{lab}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    mutants = []
-    for entry in module.MUTANTS:
-        unknown = set(entry) - {"name", "cell", "replace", "source"}
-        if unknown or ("replace" in entry) == ("source" in entry):
-            raise ValueError(f"{path}: mutant {entry.get('name')!r} needs name, cell and exactly one of "
-                             f"replace/source (unknown keys: {sorted(unknown)})")
-        mutants.append(Mutant(lab=lab, **entry))
-    names = [(m.cell, m.name) for m in mutants]
+    entries = []
+    for variable, role in ROLES.items():
+        for entry in getattr(module, variable, []):
+            unknown = set(entry) - KEYS
+            if unknown or ("replace" in entry) == ("source" in entry):
+                raise ValueError(f"{path}: {variable} entry {entry.get('name')!r} needs name, cell and exactly one "
+                                 f"of replace/source (unknown keys: {sorted(unknown)})")
+            if role != "mistake" and {"hint", "equivalent", "diagnosis_only"} & set(entry):
+                raise ValueError(f"{path}: {variable} entry {entry['name']!r}: only catalogued mistakes (MUTANTS) "
+                                 "have a hint, equivalents or diagnosis_only")
+            entries.append(Mutant(lab=lab, **{**entry, "equivalent": tuple(entry.get("equivalent", ()))}, role=role))
+    names = [(m.cell, m.name) for m in entries]
     if len(names) != len(set(names)):
-        raise ValueError(f"{path}: duplicate mutant names within one exercise")
-    return mutants
+        raise ValueError(f"{path}: duplicate entry names within one exercise")
+    known = {(m.cell, m.name) for m in entries if m.role == "mistake"}
+    for m in entries:
+        missing = [n for n in m.equivalent if (m.cell, n) not in known]
+        if missing:
+            raise ValueError(f"{path}: {m.name!r} names equivalents that are not mistakes of {m.cell}: {missing}")
+    return entries
+
+
+def load_mutants(lab: str) -> list[Mutant]:
+    """The catalogue of ``lab``: its plausible wrong answers (``MUTANTS``)."""
+    return [m for m in load_library(lab) if m.role == "mistake"]
 
 
 def meta(cell) -> dict:
@@ -178,7 +211,7 @@ class Checks:
         from .sandbox_kernel import bwrap_works
 
         self.probe = probes.build(lab, nb)
-        cache = Path(tempfile.gettempdir()) / "course-mutant-references"
+        self.cache = cache = Path(tempfile.gettempdir()) / "course-mutant-references"
         self.reference = run.reference(lab, nb, self.probe, Limits(isolate=bwrap_works() is not None), cache)
         self.offset = int(sorted(self.reference["runs"])[0])
         self.nonce = secrets.token_hex(8)
@@ -190,17 +223,18 @@ class Checks:
         cell = nbformat.v4.new_code_cell(self.cells[phase])
         kernel.client.execute_cell(cell, len(kernel.nb.cells) - 1)
         doc, _ = checks.read_cells([cell], self.nonce)
-        grade_ids = {gid for kind, gid, _ in self.probe.phases[phase] if kind == "grade"}
+        self.last_doc = doc
+        grade_ids = set(self.probe.phase_grades(phase))
         verdicts = checks.judge(self.probe, doc, self.reference, self.offset)
         return sum(v.points for v in verdicts if v.grade_id in grade_ids)
 
 
-def run_lab(lab: str, mutants: list[Mutant] | None = None) -> list[Result]:
+def run_lab(lab: str, mutants: list[Mutant] | None = None, checks: Checks | None = None) -> list[Result]:
     """Grade every mutant of ``lab`` through its grade cells and through the grader's probe; raises if
     the real solution loses points in either."""
     mutants = load_mutants(lab) if mutants is None else mutants
     pattern = ignore_pattern()
-    checks = Checks(lab, nbformat.read(source_notebook(lab), as_version=4))
+    checks = checks or Checks(lab, nbformat.read(source_notebook(lab), as_version=4))
     with LabKernel(lab) as kernel:
         nb = kernel.nb
         blocks = exercises(nb)
@@ -226,7 +260,7 @@ def run_lab(lab: str, mutants: list[Mutant] | None = None) -> list[Result]:
                         got, top = got + s, top + t
                         if s < t:
                             failing.append(meta(cell)["grade_id"])
-                results.append(Result(mutant, exercise, got, top, failing, checks.score(kernel, n)))
+                results.append(Result(mutant, exercise, got, top, failing, checks.score(kernel, n), checks.last_doc))
             # the real solution, its tests (the baseline) and what follows up to the next exercise
             kernel.run(start)
             for i in range(start + 1, end):
@@ -245,6 +279,98 @@ def run_lab(lab: str, mutants: list[Mutant] | None = None) -> list[Result]:
                                      "where the notebook's tests give full marks")
             position = end
     return results
+
+
+@dataclass
+class Quality:
+    """How well the diagnosis names the library's entries when each is handed in as an answer."""
+    lab: str
+    results: list            # [Result] of every entry (catalogue, uncatalogued, correct)
+    named: dict              # entry name -> the mistakes diagnosed ([]: none matched; None: lost no points)
+    problems: list           # the catalogue's (mistakes left out of it, and why)
+    seconds: float           # computing the catalogue
+
+    def _equivalent(self, a: Mutant, name: str) -> bool:
+        other = next((r.mutant for r in self.results if r.mutant.name == name and r.mutant.cell == a.cell), None)
+        return name == a.name or name in a.equivalent or (other is not None and a.name in other.equivalent)
+
+    def verdicts(self) -> dict:
+        """entry name -> "itself" | "equivalent" | "as <names>" | "none" | "no loss" (by role)."""
+        out = {}
+        for r in self.results:
+            named = self.named[r.mutant.name]
+            if named is None:
+                out[r.mutant.name] = "no loss"
+            elif not named:
+                out[r.mutant.name] = "none"
+            elif r.mutant.role == "mistake" and r.mutant.name in named and all(
+                    self._equivalent(r.mutant, n) for n in named):
+                out[r.mutant.name] = "itself" if named == [r.mutant.name] else "equivalent"
+            else:
+                out[r.mutant.name] = "as " + " = ".join(named)
+        return out
+
+    def counts(self) -> dict:
+        v = self.verdicts()
+        roles = {r.mutant.name: r.mutant.role for r in self.results}
+        mistakes = [n for n in v if roles[n] == "mistake"]
+        return {"mistakes": len(mistakes), "self": sum(v[n] in ("itself", "equivalent") for n in mistakes),
+                "uncatalogued": sum(roles[n] == "uncatalogued" for n in v),
+                "mislabelled": sum(roles[n] == "uncatalogued" and v[n].startswith("as ") for n in v),
+                "correct": sum(roles[n] == "correct" for n in v),
+                "correct_diagnosed": sum(roles[n] == "correct" and v[n].startswith("as ") for n in v)}
+
+
+def diagnose_lab(lab: str, entries: list[Mutant] | None = None) -> Quality:
+    """Every entry of the library handed in as an answer (as :func:`run_lab` builds them), then diagnosed
+    by the grader against the lab's catalogue (computed in the grading sandbox, as for a class)."""
+    import time as _time
+
+    from .grading import checks as judging, diagnose
+    from .grading.types import Limits
+    from .sandbox_kernel import bwrap_works
+
+    entries = load_library(lab) if entries is None else entries
+    nb = nbformat.read(source_notebook(lab), as_version=4)
+    grader = Checks(lab, nb)
+    results = run_lab(lab, entries, grader)
+    start = _time.perf_counter()
+    catalogue = diagnose.catalogue(lab, nb, grader.probe, grader.reference, Limits(isolate=bwrap_works() is not None),
+                                   grader.cache, [m for m in entries if m.role == "mistake"])
+    seconds = _time.perf_counter() - start
+    named = {}
+    for r in results:
+        verdicts = judging.judge(grader.probe, r.doc, grader.reference, grader.offset)
+        phase = grader.probe.phase_grades(grader.probe.exercises.index(r.exercise))
+        lost = [v for v in verdicts if v.grade_id in phase and not v.passed]
+        found = diagnose.diagnose(grader.probe, r.doc, grader.reference, catalogue, grader.offset, lost)
+        named[r.mutant.name] = found[0].mistakes if found else None
+    return Quality(lab, results, named, catalogue["problems"], seconds)
+
+
+def quality_table(qualities: list[Quality]) -> str:
+    """Per lab: the catalogue named as itself, uncatalogued answers mislabelled, correct answers diagnosed;
+    then every entry not diagnosed as itself (the off-diagonal of the confusion table)."""
+    lines = [f"{'lab':28s} {'mistakes':>8s} {'as itself':>9s} {'uncatalogued':>12s} {'mislabelled':>11s} "
+             f"{'correct':>7s} {'diagnosed':>9s}"]
+    total = dict.fromkeys(("mistakes", "self", "uncatalogued", "mislabelled", "correct", "correct_diagnosed"), 0)
+    off = []
+    for q in qualities:
+        c = q.counts()
+        total = {k: total[k] + c[k] for k in total}
+        lines.append(f"{q.lab:28s} {c['mistakes']:8d} {c['self']:9d} {c['uncatalogued']:12d} {c['mislabelled']:11d} "
+                     f"{c['correct']:7d} {c['correct_diagnosed']:9d}")
+        roles = {r.mutant.name: r.mutant.role for r in q.results}
+        off += [f"  {q.lab} [{roles[n]}] {n!r} -> {v}" for n, v in q.verdicts().items()
+                if not (roles[n] == "mistake" and v == "itself") and not (roles[n] != "mistake" and v in ("none", "no loss"))]
+        off += [f"  {q.lab} catalogue: {p}" for p in q.problems]
+    share = total["self"] / total["mistakes"] if total["mistakes"] else 0.0
+    rate = total["mislabelled"] / total["uncatalogued"] if total["uncatalogued"] else 0.0
+    lines.append(f"{'all':28s} {total['mistakes']:8d} {total['self']:9d} {total['uncatalogued']:12d} "
+                 f"{total['mislabelled']:11d} {total['correct']:7d} {total['correct_diagnosed']:9d}")
+    lines.append(f"self-consistency {share:.1%} (itself or a declared equivalent); uncatalogued mislabelled {rate:.1%}; "
+                 f"correct answers diagnosed {total['correct_diagnosed']}")
+    return "\n".join(lines + off)
 
 
 def table(results_by_lab: dict[str, list[Result]]) -> str:

@@ -121,11 +121,28 @@ def points_of_first_exercise(source: nbformat.NotebookNode) -> float:
     return total
 
 
-DEMO_STUDENTS = ("demo-solution", "demo-untouched", "demo-partial")
+def demo_mistake(lab: str) -> "mutants.Mutant":
+    """The lab's first catalogued mistake (tests/mutants/<lab>.py): the demo class's wrong answer."""
+    from . import mutants
+
+    return next(m for m in mutants.load_mutants(lab) if not m.diagnosis_only)
+
+
+def mistake_submission(lab: str, source: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The solution with the lab's first catalogued mistake in its cell (the diagnosis names it)."""
+    mistake = demo_mistake(lab)
+    nb = nbformat.from_dict(source)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == mistake.cell)
+    cell.source = mistake.apply(cell.source)
+    return nb
+
+
+DEMO_STUDENTS = ("demo-solution", "demo-untouched", "demo-partial", "demo-mistake")
 
 
 def build_demo_class(root: Path, only: list[str] | None = None) -> Path:
-    """A fresh course folder with the labs released and three synthetic students' submissions."""
+    """A fresh course folder with the labs released and four synthetic students' submissions: the
+    solution, the untouched release, the first exercise only, and the lab's first catalogued mistake."""
     if root.exists():
         shutil.rmtree(root)
     (root / "source").mkdir(parents=True)
@@ -136,7 +153,8 @@ def build_demo_class(root: Path, only: list[str] | None = None) -> Path:
     for lab in chosen:
         source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
         released = nbformat.read(root / "release" / lab / f"{lab}.ipynb", as_version=4)
-        for student, nb in zip(DEMO_STUDENTS, (source, released, partial_submission(source, released))):
+        answers = (source, released, partial_submission(source, released), mistake_submission(lab, source))
+        for student, nb in zip(DEMO_STUDENTS, answers):
             target = root / "submitted" / student / lab / f"{lab}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(dumps(nb))

@@ -35,7 +35,8 @@ def graded_class(tmp_path_factory):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the mutant table (tests/test_mutants.py records one row per lab, also under xdist)."""
+    """Print the mutant table and the diagnosis table (tests/test_mutants.py records one row per lab, also
+    under xdist)."""
     rows = []
     for key in ("passed", "failed"):
         for report in terminalreporter.stats.get(key, []):
@@ -48,6 +49,22 @@ def pytest_terminal_summary(terminalreporter):
         survivors = [line for row in rows for line in row.splitlines()[1:] if line.startswith("  ")]
         for line in [header, *body, *survivors]:
             terminalreporter.write_line(line)
+    tables = [value for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
+              if getattr(report, "when", "") == "call"
+              for name, value in getattr(report, "user_properties", []) if name == "diagnosis_table"]
+    if tables:  # tests/test_mutants.py: each lab's entries handed in and diagnosed
+        terminalreporter.section("diagnosis against the mistake catalogue")
+        lines = [ln for t in tables for ln in t.splitlines()]
+        header = lines[0]
+        labs_ = sorted(ln for ln in lines if ln[:2] in ("pt", "tf"))
+        rest = [ln for ln in lines if ln.startswith("  ")]
+        cols = [list(map(int, ln.split()[1:7])) for ln in labs_]
+        total = [sum(c[i] for c in cols) for i in range(6)] if cols else [0] * 6
+        for line in [header, *labs_, *rest]:
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"all: {total[1]}/{total[0]} mistakes named as themselves "
+                                    f"({total[1] / max(1, total[0]):.1%}); uncatalogued mislabelled "
+                                    f"{total[3]}/{total[2]}; correct answers diagnosed {total[5]}/{total[4]}")
     shots = [value for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
              if getattr(report, "when", "") == "call"
              for name, value in getattr(report, "user_properties", []) if name == "screenshot"]

@@ -99,7 +99,9 @@ def cell_scores(root, lab, student):
 
 @pytest.mark.parametrize("lab", [pytest.param(lab, marks=pytest.mark.xdist_group(lab)) for lab in LABS])
 def test_autograde_demo_class(lab, graded_class):
-    """Solution: full marks. Untouched release: 0 on every test, no crash. Partial: exactly exercise 1's points."""
+    """Solution: full marks. Untouched release: 0 on every test, no crash. Partial: exactly exercise 1's points.
+    Mistake (the lab's first catalogued one): loses points, and its feedback, diagnoses.csv and the class
+    report name it; no right answer is diagnosed."""
     graded = graded_class(lab)  # the demo students sit in the lab's shared hostile classroom
     root = graded.root
     demo = [graded.outcomes[s] for s in pipeline.DEMO_STUDENTS]
@@ -124,6 +126,22 @@ def test_autograde_demo_class(lab, graded_class):
         text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"feedback of {student} shows hidden test code: {leaked[:3]}"
+    check_diagnosis(root, lab, graded)
+
+
+def check_diagnosis(root, lab, graded):
+    mistake = pipeline.demo_mistake(lab)
+    assert graded.scores["demo-mistake"] < graded.scores["demo-solution"]
+    [named] = [d for d in graded.outcomes["demo-mistake"].diagnoses if d["exercise"] == mistake.cell]
+    assert mistake.name in named["mistakes"], f"{lab}: {mistake.name!r} diagnosed as {named}"
+    feedback = html.unescape((root / "feedback" / "demo-mistake" / lab / f"{lab}.html").read_text())
+    assert "autograder diagnosis: your code behaves like" in feedback and html.unescape(mistake.hint) in feedback
+    rows = {(r["student"], r["exercise"]): r for r in pipeline.read_grades_csv(root / "diagnoses.csv")}
+    assert mistake.name in rows[("demo-mistake", mistake.cell)]["diagnosis"]
+    assert not any(student in ("demo-solution", "messy") for student, _ in rows), "a right answer was diagnosed"
+    assert all("not attempted" in r["diagnosis"] for (student, _), r in rows.items() if student == "demo-untouched")
+    report = html.unescape((root / "class_report.html").read_text())
+    assert "Mistakes diagnosed" in report and mistake.name in report
 
 
 def hidden_test_lines(source):

@@ -18,12 +18,25 @@ def test_every_lab_has_a_mutant_library():
 
 
 @pytest.mark.parametrize("lab", sorted(set(mutants.mutant_labs()) & set(labs())))
-def test_every_mutant_loses_points(lab, record_property):
-    defined = mutants.load_mutants(lab)
+def test_every_mutant_loses_points_and_is_diagnosed_as_itself(lab, record_property):
+    """Each entry of the library handed in as an answer: catalogued and uncatalogued mistakes lose points,
+    correct alternatives keep full marks; the diagnosis names at least 90 % of the catalogue as itself (or
+    a declared equivalent) and never names a mistake for a correct answer (tests/test_diagnose.py: the
+    matching itself)."""
+    library = mutants.load_library(lab)
     blocks = mutants.exercises(mutants.nbformat.read(mutants.source_notebook(lab), as_version=4))
-    untested = sorted(set(blocks) - {m.cell for m in defined})
+    untested = sorted(set(blocks) - {m.cell for m in library if m.role == "mistake"})
     assert not untested, f"{lab}: exercises without a mutant: {untested}"
-    results = mutants.run_lab(lab, defined)
-    record_property("mutant_table", mutants.table({lab: results}))
-    survivors = [f"{r.exercise}: {r.mutant.name} scored {r.score:g}/{r.max_score:g}" for r in results if not r.caught]
+    quality = mutants.diagnose_lab(lab, library)
+    results = quality.results
+    record_property("mutant_table", mutants.table({lab: [r for r in results if r.mutant.role == "mistake"]}))
+    record_property("diagnosis_table", mutants.quality_table([quality]))
+    survivors = [f"{r.exercise}: {r.mutant.name} scored {r.score:g}/{r.max_score:g}" for r in results
+                 if r.mutant.role != "correct" and not r.mutant.diagnosis_only and not r.caught]
     assert not survivors, f"{lab}: mutants that keep full marks:\n" + "\n".join(survivors)
+    lost = [f"{r.mutant.name}: grader {r.probe_score}, notebook {r.score:g} of {r.max_score:g}" for r in results
+            if r.mutant.role == "correct" and (r.caught or r.score < r.max_score)]
+    assert not lost, f"{lab}: correct alternatives that lose points:\n" + "\n".join(lost)
+    counts = quality.counts()
+    assert counts["correct_diagnosed"] == 0
+    assert counts["self"] >= 0.9 * counts["mistakes"], mutants.quality_table([quality])

@@ -22,7 +22,7 @@ from .. import lms
 from ..notebooks import labs
 from . import record, report
 from .intake import intake
-from . import probes
+from . import diagnose, probes
 from .run import reference, run_task
 from .scan import scan
 from .types import CourseError, Limits, Outcome, Task, TaskResult
@@ -39,8 +39,11 @@ def _client(workers: int, scheduler: str | None):
 
 
 def grade_class(root: Path, only: list[str] | None = None, progress=True, limits: Limits | None = None,
-                workers: int = 1, scheduler: str | None = None, resume: bool = True, lms_name: str | None = None):
+                workers: int = 1, scheduler: str | None = None, resume: bool = True, lms_name: str | None = None,
+                diagnosis: bool = True):
     """Grade every submission of the chosen labs; returns ``(grades, outcomes)``.
+
+    ``diagnosis``: name each lost exercise's mistake from the lab's catalogue (:mod:`.diagnose`).
 
     ``lms_name`` ("canvas", "moodle", or None: the LMS the class was collected from, if any) chooses the
     grade import file and feedback bundle written into ``lms/`` beside ``grades.csv`` (:mod:`instructor.lms`).
@@ -89,23 +92,33 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
         outcomes[(lab, student)] = outcome
         record.remember(state, root, outcome, source_digest[lab])
 
+    spent = {"diagnosis": 0.0}
+
     def finish(result: TaskResult) -> None:
         before = outcomes[(result.lab, result.student)]
+        spent["diagnosis"] += result.diagnosis_seconds
         if result.neutralized is not None:
             from .intake import quarantine
 
             quarantine(root, result.student, result.lab).write_text(result.neutralized)
         record.record_result(root, result)
         outcome = Outcome(result.student, result.lab, result.status, result.detail,
-                          tuple(before.notes) + tuple(result.notes))
+                          tuple(before.notes) + tuple(result.notes), tuple(result.diagnoses))
         outcomes[(result.lab, result.student)] = outcome
         record.remember(state, root, outcome, source_digest[result.lab])
 
     references = {lab: reference(lab, sources[lab], checks_of[lab], limits,
                                  root / record.CACHE / f"{lab}-{source_digest[lab][:16]}")
                   for lab in sorted({t.lab for t in tasks})}
+    catalogues, problems = {}, []
+    began = time.perf_counter()
+    for lab in references if diagnosis else ():
+        catalogues[lab] = diagnose.catalogue(lab, sources[lab], checks_of[lab], references[lab], limits,
+                                             root / record.CACHE / f"{lab}-{source_digest[lab][:16]}")
+        problems += [f"{lab}: {p}" for p in catalogues[lab]["problems"]]
+    catalogue_seconds = time.perf_counter() - began
     for task in tasks:
-        task.reference = references[task.lab]
+        task.reference, task.catalogue = references[task.lab], catalogues.get(task.lab, {})
     start = time.perf_counter()
     bar = tqdm(total=len(tasks), desc="grade", unit="submission", disable=not progress,
                file=None if isinstance(progress, bool) else progress)
@@ -140,18 +153,23 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
         for lab in chosen:
             proc = record.feedback(lab, root)
             log.write(f"### generate_feedback {lab} (exit {proc.returncode})\n{proc.stdout}{proc.stderr}\n")
+        for problem in problems:
+            log.write(f"diagnosis catalogue: {problem}\n")
         for outcome in ordered:
             log.write(f"{outcome.lab} {outcome.student}: {outcome.status} {outcome.detail} {list(outcome.notes)}\n")
             if not (root / "autograded" / outcome.student / outcome.lab / f"{outcome.lab}.ipynb").exists():
                 record.placeholder_feedback(outcome, root)
     lms.name_students(root)
     record.export(root)
+    report.diagnoses_csv(root, ordered)
     rows = report.grades(root)
     if pairs:
-        report.class_report(root, chosen, rows)
+        report.class_report(root, chosen, rows, ordered)
     lms.export(root, chosen, rows, lms_name)
-    grade_class.last_run = {"seconds": seconds, "ran": len(tasks)}
+    grade_class.last_run = {"seconds": seconds, "ran": len(tasks), "catalogue_seconds": catalogue_seconds,
+                            "catalogue_problems": problems, "diagnosis_seconds": spent["diagnosis"]}
     return rows, ordered
 
 
-grade_class.last_run = {"seconds": 0.0, "ran": 0}
+grade_class.last_run = {"seconds": 0.0, "ran": 0, "catalogue_seconds": 0.0, "catalogue_problems": [],
+                        "diagnosis_seconds": 0.0}

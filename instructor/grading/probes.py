@@ -73,6 +73,11 @@ class Probe:
     points: dict           # grade_id -> points
     digest: str = ""
     order: list = field(default_factory=list)  # grade ids in notebook order
+    exercises: list = field(default_factory=list)  # per phase: the grade_id of the solution cell it judges
+
+    def phase_grades(self, phase: int) -> list[str]:
+        """The grade cells that phase ``phase`` judges, in notebook order."""
+        return [grade_id for kind, grade_id, _ in self.phases[phase] if kind == "grade"]
 
     def cell_sources(self, offsets: list[int], nonce: str, reference: bool = False) -> list[str]:
         """The probe cells, one per phase: the recorder, the phase's cells once per offset, one publish.
@@ -280,11 +285,12 @@ def _phases(source_nb: nbformat.NotebookNode, reference: bool) -> tuple[list, di
             points[grade_id] = pts
             order.append(grade_id)
         transformed.append((kind, grade_id, ast.unparse(ast.fix_missing_locations(tree))))
-    phases, answers, helpers, current = [], [], [], []
+    phases, answers, helpers, current, exercises = [], [], [], [], []
     for kind, grade_id, source in transformed + [("solution", None, "")]:
         if kind == "solution":
             if current:
                 phases.append(answers[:-1] + helpers + current)  # this exercise's own answer stays the student's
+                exercises.append(answers[-1][1] if answers else None)
             current = []
             if grade_id is not None:
                 answers.append((kind, grade_id, source))
@@ -292,14 +298,14 @@ def _phases(source_nb: nbformat.NotebookNode, reference: bool) -> tuple[list, di
             helpers.append((kind, grade_id, source))
         else:
             current.append((kind, grade_id, source))
-    return phases, sites, points, order
+    return phases, sites, points, order, exercises
 
 
 def build(lab: str, source_nb: nbformat.NotebookNode) -> Probe:
     """The probe of ``lab`` from its source notebook (see the module docstring and :class:`Probe`)."""
-    phases, sites, points, order = _phases(source_nb, reference=False)
-    reference_phases, _, _, _ = _phases(source_nb, reference=True)
+    phases, sites, points, order, exercises = _phases(source_nb, reference=False)
+    reference_phases = _phases(source_nb, reference=True)[0]
     recorder = Path(__file__).with_name("recorder.py").read_text()
     digest = hashlib.sha256(json.dumps([phases, reference_phases, recorder, PHASE_TEMPLATE,
                                         nbformat.writes(source_nb)]).encode()).hexdigest()
-    return Probe(lab, phases, reference_phases, sites, points, digest, order)
+    return Probe(lab, phases, reference_phases, sites, points, digest, order, exercises)

@@ -122,7 +122,8 @@ def remember(state: dict, root: Path, outcome: Outcome, source_digest: str) -> N
 
     state[f"{outcome.lab}/{outcome.student}"] = {
         "submission": digest(submission_path(root, outcome.student, outcome.lab)), "source": source_digest,
-        "status": outcome.status, "detail": outcome.detail, "notes": list(outcome.notes)}
+        "status": outcome.status, "detail": outcome.detail, "notes": list(outcome.notes),
+        "diagnoses": list(outcome.diagnoses)}
     save_state(root, state)
 
 
@@ -137,7 +138,8 @@ def already_graded(state: dict, root: Path, lab: str, student: str, source_diges
     if entry["status"] in ("graded", "timed out", "crashed") and entry.get("detail") == "" and \
             not (root / "autograded" / student / lab / f"{lab}.ipynb").exists():
         return None  # recorded as run, but its autograded notebook is gone: run it again
-    return Outcome(student, lab, entry["status"], entry.get("detail", ""), tuple(entry.get("notes", [])))
+    return Outcome(student, lab, entry["status"], entry.get("detail", ""), tuple(entry.get("notes", [])),
+                   tuple(d for d in entry.get("diagnoses", []) if isinstance(d, dict)))
 
 
 def placeholder_feedback(outcome: Outcome, root: Path) -> Path:

@@ -1,9 +1,10 @@
 """Stage 5, report: what the instructor reads after a grading run.
 
 Takes the gradebook and the outcomes; gives the grade table, the summary (counts per outcome, one line
-per submission that needs a look, throughput), and a class report next to ``grades.csv``:
-``class_report.html`` with, per lab and exercise, the share of students who earned its points, and
-``score_histogram.png``.
+per submission that needs a look, throughput, diagnoses), and next to ``grades.csv``: ``diagnoses.csv``
+(one row per exercise that lost points: the mistake its code behaves like, if any) and
+``class_report.html`` with, per lab and exercise, the share of students who earned its points and the
+mistakes diagnosed with how many students made each, and ``score_histogram.png``.
 """
 from __future__ import annotations
 
@@ -55,9 +56,46 @@ def grade_table(rows: list[Grade]) -> str:
     return "\n".join(lines)
 
 
-def summary(rows: list[Grade], outcomes: list[Outcome], seconds: float | None = None, ran: int | None = None) -> str:
-    """Counts per outcome (graded, zero, timed out, crashed, unreadable), throughput, and
-    one line per submission that needs the instructor's eye."""
+def diagnosis_label(d: dict) -> str:
+    """A diagnosis in a few words: the mistakes' names, 'no known mistake matched', or why none was made."""
+    if d.get("note"):
+        return f"not diagnosed ({d['note']})"
+    return " = ".join(d.get("mistakes") or []) or NO_MATCH
+
+
+NO_MATCH = "no known mistake matched"
+
+
+def diagnoses_csv(root: Path, outcomes: list[Outcome]) -> Path:
+    """``diagnoses.csv``: student, lab, exercise, diagnosis, hint (the first matching mistake's)."""
+    path = root / "diagnoses.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "lab", "exercise", "diagnosis", "hint"])
+        for o in sorted(outcomes, key=lambda o: (o.student, o.lab)):
+            for d in o.diagnoses:
+                writer.writerow([o.student, o.lab, d.get("exercise", ""), diagnosis_label(d),
+                                 (d.get("hints") or [""])[0]])
+    return path
+
+
+def mistake_counts(outcomes: list[Outcome], lab: str) -> dict[str, dict[str, tuple[int, str]]]:
+    """exercise -> diagnosis label -> (students, hint), for one lab."""
+    counts: dict = {}
+    for o in outcomes:
+        if o.lab != lab:
+            continue
+        for d in o.diagnoses:
+            label = diagnosis_label(d)
+            n, hint = counts.setdefault(d.get("exercise", "?"), {}).get(label, (0, (d.get("hints") or [""])[0]))
+            counts[d.get("exercise", "?")][label] = (n + 1, hint)
+    return counts
+
+
+def summary(rows: list[Grade], outcomes: list[Outcome], seconds: float | None = None, ran: int | None = None,
+            problems: list[str] | None = None) -> str:
+    """Counts per outcome (graded, zero, timed out, crashed, unreadable), throughput, diagnoses, and
+    one line per submission that needs the instructor's eye. ``problems``: the diagnosis catalogue's."""
     score = {(g.student, g.lab): g.score for g in rows}
     counts = {status: sum(o.status == status for o in outcomes) for status in STATUSES}
     zero = sum(1 for o in outcomes if score.get((o.student, o.lab), 0) == 0)
@@ -67,6 +105,15 @@ def summary(rows: list[Grade], outcomes: list[Outcome], seconds: float | None = 
         rate = ran / seconds * 60 if seconds > 0 and ran else 0.0
         lines.append(f"graded {ran} submission(s) in {seconds:.1f} s ({rate:.1f} per minute); "
                      f"{len(outcomes) - ran} already graded from the same files")
+    diagnosed = [d for o in outcomes for d in o.diagnoses]
+    if diagnosed:
+        named = sum(bool(d.get("mistakes")) for d in diagnosed)
+        skipped = sum(bool(d.get("note")) for d in diagnosed)
+        lines.append(f"diagnosis: {len(diagnosed)} exercise(s) lost points; {named} behave like a known mistake, "
+                     f"{len(diagnosed) - named - skipped} like none, {skipped} not diagnosed (not attempted, or "
+                     "the checks could not run) (diagnoses.csv, class_report.html)")
+    for problem in problems or []:
+        lines.append(f"  diagnosis catalogue: {problem}")
     for o in outcomes:
         if o.status != "graded" or o.notes:
             text = "; ".join(filter(None, [o.detail, *o.notes]))
@@ -114,7 +161,20 @@ def exercise_shares(root: Path, lab: str) -> list[tuple[str, float, int, int]]:
     return [(name, sum(p for _, p in exercises[name]), earned[name], n) for name in exercises]
 
 
-def class_report(root: Path, chosen: list[str], rows: list[Grade]) -> Path:
+def _mistake_table(counts: dict) -> list[str]:
+    parts = ["<h3>Mistakes diagnosed</h3>"]
+    if not counts:
+        return parts + ["<p>No exercise lost points, or none could be diagnosed.</p>"]
+    parts.append("<table border='1' cellpadding='4'><tr><th>exercise</th><th>the code behaves like</th>"
+                 "<th>students</th><th>hint they were given</th></tr>")
+    for exercise, labels in counts.items():
+        for label, (n, hint) in sorted(labels.items(), key=lambda item: (item[0] == NO_MATCH, -item[1][0])):
+            parts.append(f"<tr><td>{html.escape(exercise)}</td><td>{html.escape(label)}</td><td>{n}</td>"
+                         f"<td>{html.escape(hint)}</td></tr>")
+    return parts + ["</table>"]
+
+
+def class_report(root: Path, chosen: list[str], rows: list[Grade], outcomes: list[Outcome] = ()) -> Path:
     """``class_report.html`` and ``score_histogram.png`` next to ``grades.csv``; returns the HTML path."""
     import matplotlib
 
@@ -138,6 +198,7 @@ def class_report(root: Path, chosen: list[str], rows: list[Grade]) -> Path:
             parts.append(f"<tr><td>{html.escape(name)}</td><td>{points:g}</td><td>{full}/{n}</td>"
                          f"<td>{share:.0%}</td></tr>")
         parts.append("</table>")
+        parts += _mistake_table(mistake_counts(list(outcomes), lab))
     fig.tight_layout()
     fig.savefig(root / "score_histogram.png", dpi=100)
     plt.close(fig)

@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 
 from ..notebooks import ROOT
-from . import checks
+from . import checks, diagnose
 from .probes import Probe
 from .types import Limits, Task, TaskResult
 
@@ -213,6 +213,21 @@ def verdict_output(verdict: checks.Verdict, points: float) -> nbformat.NotebookN
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
 
+def annotate(nb: nbformat.NotebookNode, probe: Probe, verdicts: list, diagnoses: list) -> None:
+    """The grader's verdict under every grade cell; a diagnosis under the first failed cell of its exercise."""
+    by_id = {v.grade_id: v for v in verdicts}
+    failed_first = {}
+    for d in diagnoses:
+        cells = probe.phase_grades(probe.exercises.index(d.exercise))
+        failed_first[next(g for g in cells if g in by_id and not by_id[g].passed)] = d
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in by_id:
+            cell.outputs.append(verdict_output(by_id[grade_id], probe.points[grade_id]))
+        if grade_id in failed_first:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=failed_first[grade_id].text()))
+
+
 def trim_outputs(nb: nbformat.NotebookNode) -> None:
     """Megabytes of printed output cut to a readable size (nbgrader's LimitOutput for lines, the course's
     TrimOutputs for characters), as nbgrader_config.py configures them for feedback."""
@@ -274,13 +289,11 @@ def run_task(task: Task) -> TaskResult:
             notes.append(f"the grader's checks reported nothing usable from {len(problems)} of "
                          f"{len(probe_cells)} exercises: {problems[0]}")
     verdicts = checks.judge(probe, doc, task.reference, offset)
-    scores, by_id = {}, {v.grade_id: v for v in verdicts}
-    for cell in graded_nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in by_id:
-            cell.outputs.append(verdict_output(by_id[grade_id], probe.points[grade_id]))
-    for verdict in verdicts:
-        scores[verdict.grade_id] = (verdict.points, False)
+    began = time.perf_counter()
+    diagnoses = diagnose.diagnose(probe, doc, task.reference, task.catalogue, offset, verdicts)
+    diagnosis_seconds = time.perf_counter() - began
+    annotate(graded_nb, probe, verdicts, diagnoses)
+    scores = {verdict.grade_id: (verdict.points, False) for verdict in verdicts}
     timed_out, memory = runtime_notes(graded_nb)
     if timed_out:
         status = "timed out" if status == "graded" else status
@@ -290,7 +303,7 @@ def run_task(task: Task) -> TaskResult:
     graded_nb.cells += trailing  # the experiment after the last test, as handed in (not run)
     trim_outputs(graded_nb)
     return TaskResult(lab, student, status, detail, notes, dumps(graded_nb), scores, {}, neutralized,
-                      time.perf_counter() - start)
+                      time.perf_counter() - start, diagnose.as_rows(diagnoses), diagnosis_seconds)
 
 
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True):

@@ -18,6 +18,7 @@ class Outcome:
     status: str
     detail: str = ""
     notes: tuple = ()
+    diagnoses: tuple = ()   # per exercise that lost points: the diagnosis (dicts, see grading.diagnose)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Task:
     limits: Limits
     probe: object = None
     reference: dict = field(default_factory=dict)
+    catalogue: dict = field(default_factory=dict)  # the catalogued mistakes' probe data (empty: no diagnosis)
 
 
 @dataclass
@@ -59,3 +61,5 @@ class TaskResult:
     comments: dict = field(default_factory=dict)  # solution cell -> auto_comment
     neutralized: str | None = None        # the submission with a kernel-killing cell replaced
     seconds: float = 0.0
+    diagnoses: list = field(default_factory=list)  # grading.diagnose.Diagnosis as dicts
+    diagnosis_seconds: float = 0.0

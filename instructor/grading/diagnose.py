@@ -1,0 +1,328 @@
+"""Stage 3b, diagnose: an exercise that lost points, named as a catalogued mistake by its behaviour.
+
+The course's mutant library (``tests/mutants/<lab>.py``, :mod:`instructor.mutants`) is its catalogue of
+plausible wrong answers, each with a hint written for students. Diagnosis reuses the grader's probes
+(:mod:`instructor.grading.probes`): they already record, for every check of every grade cell, the values
+the student's code produced on the grader's inputs (seeds shifted per submission, hidden tests
+included, none of it shown to the student).
+
+* :func:`catalogue` (once per lab, cached beside the solution's reference): every mistake is handed in
+  as a student would hand it in (the solution notebook with that one cell changed, hidden tests
+  removed), run in the grading sandbox, and its probe data recorded at every reference seed offset.
+* :func:`diagnose` (per submission, in the grader's process, no student code): for each exercise that
+  lost points, the student's records are compared with each mistake's, check by check, at the seed
+  offset the submission was graded with. A mistake *matches* when every check of the exercise agrees:
+  the student's code passes exactly the checks that mistake passes, and where both fail, every value
+  the check looked at is the same within ``RTOL``/``ATOL`` (shapes, dtypes, types and exception names
+  exactly). No match is reported as none, never as a nearest guess. Several matches are reported
+  together: the mistakes then behave the same on the grader's inputs.
+
+Feedback carries the catalogue's hint, never a check's code or a hidden value.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from .checks import Array, Opaque, ProbeDataError, close, decode, evaluate, judge_cell, read_payload
+from .probes import HIDDEN_BEGIN, HIDDEN_END, Probe
+
+RTOL, ATOL = 1e-4, 1e-6   # agreement of two implementations of the same mistake (float32 rounding, op order)
+SECONDS = 5.0             # diagnosis time per submission, in the grader's process
+TOLERANCE = f"values within rtol {RTOL:g}, atol {ATOL:g}"
+
+
+@dataclass
+class Diagnosis:
+    """One exercise that lost points: the catalogued mistakes its code behaves like (none: ``[]``)."""
+    exercise: str
+    mistakes: list = field(default_factory=list)   # names, catalogue order; the first is the diagnosis
+    hints: list = field(default_factory=list)
+    checks: int = 0          # checks compared with the matching mistake
+    note: str = ""           # why nothing could be compared (time limit, hooks), else ""
+
+    def text(self) -> str:
+        """What the student reads under the exercise."""
+        if self.note:
+            return f"autograder diagnosis: {self.note}\n"
+        if not self.mistakes:
+            return ("autograder diagnosis: no known mistake matched this exercise's results; compare your code "
+                    "with the rule the exercise states.\n")
+        if len(self.hints) == 1:
+            return f"autograder diagnosis: your code behaves like a known mistake. {self.hints[0]}\n"
+        listed = "\n".join(f"  - {hint}" for hint in self.hints[:3])
+        return ("autograder diagnosis: your code behaves like each of these known mistakes (they give the same "
+                f"results on the autograder's inputs):\n{listed}\n")
+
+
+# ------------------------------------------------------------------ comparing two records of one check
+
+def same(a, b) -> bool:
+    """Two recorded values agree: same kind, shape and dtype, numbers within RTOL/ATOL."""
+    if isinstance(a, Opaque) or isinstance(b, Opaque):
+        return isinstance(a, Opaque) and isinstance(b, Opaque) and (a.kind, a.name) == (b.kind, b.name)
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, Array) or isinstance(b, Array):
+        if not (isinstance(a, Array) and isinstance(b, Array)) or a.dtype != b.dtype or a.value.shape != b.value.shape:
+            return False
+        return _numbers(a.value, b.value)
+    if isinstance(a, frozenset) or isinstance(b, frozenset):
+        return isinstance(a, frozenset) and isinstance(b, frozenset) and a == b
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) and all(map(same, a, b))
+    if type(a) is bool or type(b) is bool or isinstance(a, str) or isinstance(b, str) or a is None or b is None:
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return _numbers(np.asarray(a), np.asarray(b))
+    return False
+
+
+def _numbers(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype.kind in "biu" and b.dtype.kind in "biu":
+        return bool(np.array_equal(a, b))
+    try:
+        return bool(np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
+    except (TypeError, ValueError):
+        return False
+
+
+def _passes(probe: Probe, event: list, ref: list | None) -> bool | None:
+    """Whether one recorded check passes (None: it cannot be judged from what was recorded)."""
+    site = probe.sites.get(event[1])
+    if site is None:
+        return None
+    if event[0] == "assert":
+        return evaluate(site.tree, [decode(v) for v in event[2]])
+    if ref is None or ref[:2] != event[:2]:
+        return None
+    return close(site.kind, decode(event[2]), decode(ref[3]), {k: decode(v) for k, v in ref[4].items()})[0]
+
+
+def _values(event: list) -> list:
+    return [decode(v) for v in event[2]] if event[0] == "assert" else [decode(event[2])]
+
+
+def cells_agree(probe: Probe, student: dict | None, mistake: dict | None, solution: dict) -> tuple[bool, int]:
+    """(whether the student's record of one grade cell behaves as the mistake's, checks compared)."""
+    if student is None or mistake is None:
+        return student is None and mistake is None, 0
+    if student.get("hooked") or mistake.get("hooked") or student.get("error") != mistake.get("error"):
+        return False, 0
+    s_events, m_events = student.get("events", []), mistake.get("events", [])
+    r_events = solution.get("events", [])
+    if len(s_events) != len(m_events):
+        return False, 0
+    for index, (s, m) in enumerate(zip(s_events, m_events)):
+        if not (isinstance(s, list) and isinstance(m, list) and len(s) >= 3 and s[:2] == m[:2]):
+            return False, index
+        ref = r_events[index] if index < len(r_events) else None
+        try:
+            s_ok, m_ok = _passes(probe, s, ref), _passes(probe, m, ref)
+            if s_ok != m_ok or s_ok is None:
+                return False, index
+            if not s_ok and not all(map(same, _values(s), _values(m))):
+                return False, index
+        except (ProbeDataError, ValueError, TypeError):
+            return False, index
+    return True, len(s_events)
+
+
+NOT_ATTEMPTED = "not attempted yet: your code still raises NotImplementedError"
+
+
+def _unattempted(record: dict | None) -> bool:
+    """The stub's ``raise NotImplementedError`` reached a check (or stopped the cell)."""
+    if not isinstance(record, dict):
+        return False
+    if record.get("error") == "NotImplementedError":
+        return True
+    return any(isinstance(e, list) and len(e) >= 3 and '"raised": "NotImplementedError"' in json.dumps(e[2])
+               for e in record.get("events", []))
+
+
+def _cells_at(doc: dict, offset: int) -> dict:
+    runs = [r for r in doc.get("runs", []) if isinstance(r, dict) and r.get("offset") == offset]
+    return runs[0].get("cells", {}) if len(runs) == 1 and isinstance(runs[0].get("cells"), dict) else {}
+
+
+def diagnose(probe: Probe, doc: dict, reference: dict, catalogue: dict, offset: int, verdicts: list,
+             seconds: float = SECONDS) -> list[Diagnosis]:
+    """A :class:`Diagnosis` for every exercise of the submission that lost points (see the module docstring)."""
+    if not catalogue or not catalogue.get("mistakes"):
+        return []
+    lost = {v.grade_id for v in verdicts if not v.passed}
+    cells, solution = _cells_at(doc, offset), reference["runs"].get(str(offset), {})
+    deadline = time.monotonic() + seconds
+    out = []
+    for phase, exercise in enumerate(probe.exercises):
+        grade_ids = probe.phase_grades(phase)
+        if exercise is None or not lost & set(grade_ids):
+            continue
+        if doc.get("replaced") or any((cells.get(g) or {}).get("hooked") for g in grade_ids):
+            out.append(Diagnosis(exercise, note="the checks could not run as written, so no mistake can be named"))
+            continue
+        if any(_unattempted(cells.get(g)) for g in grade_ids):
+            out.append(Diagnosis(exercise, note=NOT_ATTEMPTED))
+            continue
+        diagnosis = Diagnosis(exercise)
+        for mistake in (m for m in catalogue["mistakes"] if m["cell"] == exercise):
+            if time.monotonic() > deadline:
+                diagnosis = Diagnosis(exercise, note="the diagnosis ran past its time limit; no mistake is named")
+                break
+            theirs = mistake["runs"].get(str(offset))
+            if theirs is None:
+                continue
+            compared, agree = 0, True
+            for grade_id in grade_ids:
+                ok, n = cells_agree(probe, cells.get(grade_id), theirs.get(grade_id), solution.get(grade_id, {}))
+                compared += n
+                if not ok:
+                    agree = False
+                    break
+            if agree:
+                diagnosis.mistakes.append(mistake["name"])
+                diagnosis.hints.append(mistake["hint"])
+                diagnosis.checks = max(diagnosis.checks, compared)
+        out.append(diagnosis)
+    return out
+
+
+# ------------------------------------------------------------------ the catalogue's data, once per lab
+
+def without_hidden_tests(source_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The solution as a student would hand it in: grade cells without their hidden tests (as released)."""
+    nb = nbformat.from_dict(source_nb)
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        kept, inside = [], False
+        for line in cell.source.split("\n"):
+            if HIDDEN_BEGIN in line:
+                inside = True
+            elif HIDDEN_END in line:
+                inside = False
+            elif not inside:
+                kept.append(line)
+        cell.source = "\n".join(kept)
+    return nb
+
+
+def _digest(probe: Probe, mistakes: list, offsets: list) -> str:
+    entries = [[m.name, m.cell, m.replace, m.source, m.hint] for m in mistakes]
+    return hashlib.sha256(json.dumps([probe.digest, entries, offsets], default=str).encode()).hexdigest()[:16]
+
+
+def _copy(cell, source: str | None = None) -> nbformat.NotebookNode:
+    """A copy with a fresh cell id (the catalogue notebook repeats cells)."""
+    make = nbformat.v4.new_code_cell if cell.cell_type == "code" else nbformat.v4.new_markdown_cell
+    return make(cell.source if source is None else source, metadata=dict(cell.metadata))
+
+
+def _plan(nb: nbformat.NotebookNode, probe: Probe, mistakes: list, offsets: list, nonce: str):
+    """The catalogue notebook: (cells, {mistake index: index of the probe cell holding its exercise's data}).
+
+    Exercises are taken last to first. Before the first, the solution runs up to that exercise; each
+    mistake of exercise *k* then runs its changed cell *k* and every later cell of the graded part (as a
+    submission with that mistake would), then the probe's phases up to *k*'s. The next mistake's cells
+    run over it, so the cells before exercise *k* always hold the solution's definitions.
+    """
+    from ..mutants import exercises
+
+    blocks = exercises(nb)
+    phase_of = {exercise: n for n, exercise in enumerate(probe.exercises)}
+    sources = probe.cell_sources(offsets, nonce)
+    plan = [(i, m) for i, m in enumerate(mistakes) if m.cell in blocks and m.cell in phase_of]
+    plan.sort(key=lambda item: -blocks[item[1].cell][0])
+    cells, where = [], {}
+    if not plan:
+        return cells, where
+    cells += [_copy(c) for c in nb.cells[:blocks[plan[0][1].cell][0]] if c.cell_type in ("code", "markdown")]
+    for i, m in plan:
+        start = blocks[m.cell][0]
+        cells += [_copy(nb.cells[start], m.apply(nb.cells[start].source))]
+        cells += [_copy(c) for c in nb.cells[start + 1:] if c.cell_type in ("code", "markdown")]
+        phase = phase_of[m.cell]
+        cells += [nbformat.v4.new_code_cell(text) for text in sources[:phase + 1]]
+        where[i] = len(cells) - 1
+    return cells, where
+
+
+def catalogue(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, reference: dict, limits, cache: Path,
+              mistakes: list | None = None) -> dict:
+    """Every catalogued mistake's probe data at the reference's seed offsets, computed in the grading
+    sandbox once per lab and cached in ``cache`` under the probe's, the catalogue's and the offsets' digest.
+
+    Returns ``{"mistakes": [{name, cell, hint, equivalent, runs: {offset: {grade_id: record}}}], "problems": [...]}``.
+    A mistake that no longer applies to the solution, that behaves as the solution on every check, or
+    whose run stopped is left out and named in ``problems`` (the grading summary shows them).
+    """
+    import dataclasses
+
+    from ..mutants import load_mutants
+    from .run import execute, graded_part
+
+    if mistakes is None:
+        mistakes = load_mutants(lab)
+    offsets = sorted(int(o) for o in reference["runs"])
+    path = cache / f"mistakes-{_digest(probe, mistakes, offsets)}.json"
+    if path.is_file() and not path.is_symlink():
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            pass
+    problems, usable = [], []
+    nb, _ = graded_part(without_hidden_tests(source_nb))
+    for m in mistakes:
+        try:
+            m.apply(nb.cells[[c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index(m.cell)].source)
+            usable.append(m)
+        except ValueError as err:
+            problems.append(f"{m.name}: {str(err)[:200]}")
+    nonce = secrets.token_hex(16)
+    cells, where = _plan(nb, probe, usable, offsets, nonce)
+    run_nb = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+    budget = dataclasses.replace(limits, notebook_seconds=limits.notebook_seconds + 60 * len(usable))
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"course-catalogue-{lab}-") as tmp:
+        died, out_of_time, _ = execute(run_nb, budget, Path(tmp)) if cells else (None, False, [])
+    entries = []
+    for index, m in enumerate(usable):
+        if index not in where:
+            problems.append(f"{m.name}: its exercise {m.cell!r} has no checks")
+            continue
+        try:
+            doc = read_payload(run_nb.cells[where[index]].get("outputs", []), nonce)
+        except ProbeDataError as err:
+            problems.append(f"{m.name}: no probe data ({err})")
+            continue
+        runs = {str(r["offset"]): {g: r["cells"].get(g) for g in probe.phase_grades(probe.exercises.index(m.cell))}
+                for r in doc.get("runs", []) if str(r.get("offset")) in reference["runs"]}
+        if all(judge_cell(probe, g, rec, reference["runs"][o][g])[0] for o, cells_ in runs.items()
+               for g, rec in cells_.items()):
+            problems.append(f"{m.name}: behaves as the solution on every check (it cannot be told from a right answer)")
+            continue
+        entries.append({"name": m.name, "cell": m.cell, "hint": m.hint, "equivalent": list(m.equivalent), "runs": runs})
+    if died is not None or out_of_time:
+        problems.append("the catalogue's run stopped early (" + ("the kernel died" if died is not None else
+                                                                 "time limit") + "); later mistakes are left out")
+    result = {"mistakes": entries, "problems": problems, "seconds": round(time.perf_counter() - start, 1)}
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp_path = cache / f".{path.name}.tmp"
+    tmp_path.write_text(json.dumps(result))
+    os.replace(tmp_path, path)
+    return result
+
+
+def as_rows(diagnoses: list[Diagnosis]) -> list[dict]:
+    """Diagnoses as plain dicts (for Dask, the state file and the CSV)."""
+    return [asdict(d) for d in diagnoses]
