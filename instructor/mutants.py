@@ -201,7 +201,9 @@ class LabKernel:
 class Checks:
     """The grader's probe of a lab, run in a :class:`LabKernel` and judged against the solution's data."""
 
-    def __init__(self, lab: str, nb):
+    def __init__(self, lab: str, nb, cache=None):
+        """``cache``: the folder of the lab's reference (and catalogue) data; by default one in the
+        system's temporary folder. A course folder's ``.grading-cache/<lab>-<digest>`` shares a class's."""
         import secrets
         import tempfile
         from pathlib import Path
@@ -211,7 +213,7 @@ class Checks:
         from .sandbox_kernel import bwrap_works
 
         self.probe = probes.build(lab, nb)
-        self.cache = cache = Path(tempfile.gettempdir()) / "course-mutant-references"
+        self.cache = cache = Path(cache or Path(tempfile.gettempdir()) / "course-mutant-references")
         self.reference = run.reference(lab, nb, self.probe, Limits(isolate=bwrap_works() is not None), cache)
         self.offset = int(sorted(self.reference["runs"])[0])
         self.nonce = secrets.token_hex(8)
@@ -321,9 +323,10 @@ class Quality:
                 "correct_diagnosed": sum(roles[n] == "correct" and v[n].startswith("as ") for n in v)}
 
 
-def diagnose_lab(lab: str, entries: list[Mutant] | None = None) -> Quality:
+def diagnose_lab(lab: str, entries: list[Mutant] | None = None, cache=None) -> Quality:
     """Every entry of the library handed in as an answer (as :func:`run_lab` builds them), then diagnosed
-    by the grader against the lab's catalogue (computed in the grading sandbox, as for a class)."""
+    by the grader against the lab's catalogue (computed in the grading sandbox, as for a class, or found
+    in ``cache``: see :class:`Checks`)."""
     import time as _time
 
     from .grading import checks as judging, diagnose
@@ -332,7 +335,7 @@ def diagnose_lab(lab: str, entries: list[Mutant] | None = None) -> Quality:
 
     entries = load_library(lab) if entries is None else entries
     nb = nbformat.read(source_notebook(lab), as_version=4)
-    grader = Checks(lab, nb)
+    grader = Checks(lab, nb, cache)
     results = run_lab(lab, entries, grader)
     start = _time.perf_counter()
     catalogue = diagnose.catalogue(lab, nb, grader.probe, grader.reference, Limits(isolate=bwrap_works() is not None),

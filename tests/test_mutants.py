@@ -7,6 +7,7 @@ of the test run.
 import pytest
 
 from instructor import mutants
+from instructor.grading import record
 from instructor.notebooks import labs
 
 
@@ -17,8 +18,9 @@ def test_every_lab_has_a_mutant_library():
     assert not stray, f"mutant files for labs that do not exist: {stray}"
 
 
-@pytest.mark.parametrize("lab", sorted(set(mutants.mutant_labs()) & set(labs())))
-def test_every_mutant_loses_points_and_is_diagnosed_as_itself(lab, record_property):
+@pytest.mark.parametrize("lab", [pytest.param(lab, marks=pytest.mark.xdist_group(lab))
+                                 for lab in sorted(set(mutants.mutant_labs()) & set(labs()))])
+def test_every_mutant_loses_points_and_is_diagnosed_as_itself(lab, record_property, graded_class):
     """Each entry of the library handed in as an answer: catalogued and uncatalogued mistakes lose points,
     correct alternatives keep full marks; the diagnosis names at least 90 % of the catalogue as itself (or
     a declared equivalent) and never names a mistake for a correct answer (tests/test_diagnose.py: the
@@ -27,7 +29,11 @@ def test_every_mutant_loses_points_and_is_diagnosed_as_itself(lab, record_proper
     blocks = mutants.exercises(mutants.nbformat.read(mutants.source_notebook(lab), as_version=4))
     untested = sorted(set(blocks) - {m.cell for m in library if m.role == "mistake"})
     assert not untested, f"{lab}: exercises without a mutant: {untested}"
-    quality = mutants.diagnose_lab(lab, library)
+    # the lab's classroom (graded once per session, same pytest worker) computed the solution's reference
+    # and the catalogue in the grading sandbox: the same data, found in its course folder's cache
+    root = graded_class(lab).root
+    cache = root / record.CACHE / f"{lab}-{record.digest(root / 'source' / lab / f'{lab}.ipynb')[:16]}"
+    quality = mutants.diagnose_lab(lab, library, cache)
     results = quality.results
     record_property("mutant_table", mutants.table({lab: [r for r in results if r.mutant.role == "mistake"]}))
     record_property("diagnosis_table", mutants.quality_table([quality]))

@@ -14,15 +14,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 
 from .. import lms
 from ..notebooks import labs
-from . import record, report
+from . import diagnose, probes, record, report
 from .intake import intake
-from . import diagnose, probes
 from .run import reference, run_task
 from .scan import scan
 from .types import CourseError, Limits, Outcome, Task, TaskResult
@@ -107,16 +107,21 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
         outcomes[(result.lab, result.student)] = outcome
         record.remember(state, root, outcome, source_digest[result.lab])
 
-    references = {lab: reference(lab, sources[lab], checks_of[lab], limits,
-                                 root / record.CACHE / f"{lab}-{source_digest[lab][:16]}")
-                  for lab in sorted({t.lab for t in tasks})}
-    catalogues, problems = {}, []
-    began = time.perf_counter()
-    for lab in references if diagnosis else ():
-        catalogues[lab] = diagnose.catalogue(lab, sources[lab], checks_of[lab], references[lab], limits,
-                                             root / record.CACHE / f"{lab}-{source_digest[lab][:16]}")
-        problems += [f"{lab}: {p}" for p in catalogues[lab]["problems"]]
-    catalogue_seconds = time.perf_counter() - began
+    def prepare(lab: str) -> tuple[dict, dict, float]:
+        """The solution's reference data, then the catalogue's (sandbox kernels; cached per source)."""
+        cache = root / record.CACHE / f"{lab}-{source_digest[lab][:16]}"
+        ref = reference(lab, sources[lab], checks_of[lab], limits, cache)
+        began = time.perf_counter()
+        catalogue = diagnose.catalogue(lab, sources[lab], checks_of[lab], ref, limits, cache) if diagnosis else {}
+        return ref, catalogue, time.perf_counter() - began
+
+    needed = sorted({t.lab for t in tasks})
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, 4))) as pool:  # each lab's kernels side by side
+        prepared = dict(zip(needed, pool.map(prepare, needed)))
+    references = {lab: p[0] for lab, p in prepared.items()}
+    catalogues = {lab: p[1] for lab, p in prepared.items()}
+    catalogue_seconds = sum(p[2] for p in prepared.values())
+    problems = [f"{lab}: {problem}" for lab, c in catalogues.items() for problem in c.get("problems", [])]
     for task in tasks:
         task.reference, task.catalogue = references[task.lab], catalogues.get(task.lab, {})
     start = time.perf_counter()

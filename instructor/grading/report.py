@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 
+from .diagnose import NOT_ATTEMPTED
 from .types import STATUSES, Outcome
 
 
@@ -58,6 +59,8 @@ def grade_table(rows: list[Grade]) -> str:
 
 def diagnosis_label(d: dict) -> str:
     """A diagnosis in a few words: the mistakes' names, 'no known mistake matched', or why none was made."""
+    if d.get("note") == NOT_ATTEMPTED:
+        return "not attempted (the stub still raises NotImplementedError)"
     if d.get("note"):
         return f"not diagnosed ({d['note']})"
     return " = ".join(d.get("mistakes") or []) or NO_MATCH
