@@ -156,3 +156,25 @@ def test_every_catalogued_mistake_has_a_hint_that_quotes_no_code(lab):
         quoted = [ln for ln in solution_lines | hidden if ln in m.hint]
         assert not quoted, f"{lab}: the hint of {m.name!r} quotes code: {quoted[:2]}"
         assert not any(word in m.hint.lower() for word in ("hidden test", "mutant", "grader")), m.hint
+
+
+def test_quality_counts_itself_equivalents_and_mislabels():
+    def entry(name, role="mistake", equivalent=()):
+        m = mutants.Mutant("lab", name, "ex", source="pass", equivalent=tuple(equivalent), role=role)
+        return mutants.Result(m, "ex", 0.0, 1.0, [], 0.0)
+
+    results = [entry("a", equivalent=["b"]), entry("b"), entry("c"), entry("d"), entry("u", "uncatalogued"),
+               entry("v", "uncatalogued"), entry("ok", "correct")]
+    named = {"a": ["a", "b"], "b": ["a", "b"], "c": ["c"], "d": ["c"], "u": [], "v": ["c"], "ok": None}
+    q = mutants.Quality("lab", results, named, [], 0.0)
+    assert q.verdicts()["a"] == "equivalent" and q.verdicts()["b"] == "equivalent"  # declared on one side
+    assert q.verdicts()["d"] == "as c"
+    assert q.counts() == {"mistakes": 4, "self": 3, "uncatalogued": 2, "mislabelled": 1, "correct": 1,
+                          "correct_diagnosed": 0}
+    table = mutants.quality_table([q])
+    assert "self-consistency 75.0%" in table and "'d' -> as c" in table and "mislabelled 50.0%" in table
+
+
+def test_an_exercise_whose_checks_did_not_run_is_not_diagnosed():
+    [found] = run({"runs": [], "replaced": []})
+    assert found.mistakes == [] and "did not run" in found.note

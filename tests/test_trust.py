@@ -459,8 +459,9 @@ def test_honest_code_is_never_flagged_and_delegation_is_noted(lab_id, trust_clas
     names = [s for s in scores if s.startswith("honest-")]
     assert len(names) >= 15
     problems = [f"{s}: {scores[s]}/{lab.full}, {outcomes[s]}" for s in names
-                if outcomes[s].status != "graded" or scores[s] != lab.full or outcomes[s].notes]
-    assert not problems, "\n".join(problems)
+                if outcomes[s].status != "graded" or scores[s] != lab.full or outcomes[s].notes
+                or outcomes[s].diagnoses]
+    assert not problems, "\n".join(problems)  # (full marks: no mistake is ever diagnosed, either)
     o = outcomes["delegates"]
     assert o.status == "graded", o
     assert any(n.startswith(f"for review: exercise {lab.solutions[0]} uses") for n in o.notes), o.notes

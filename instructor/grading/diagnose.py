@@ -171,6 +171,9 @@ def diagnose(probe: Probe, doc: dict, reference: dict, catalogue: dict, offset: 
         if doc.get("replaced") or any((cells.get(g) or {}).get("hooked") for g in grade_ids):
             out.append(Diagnosis(exercise, note="the checks could not run as written, so no mistake can be named"))
             continue
+        if all(cells.get(g) is None for g in grade_ids):
+            out.append(Diagnosis(exercise, note="the checks of this exercise did not run, so no mistake can be named"))
+            continue
         if any(_unattempted(cells.get(g)) for g in grade_ids):
             out.append(Diagnosis(exercise, note=NOT_ATTEMPTED))
             continue
