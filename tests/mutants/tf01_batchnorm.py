@@ -19,9 +19,9 @@ _BUILD = """        self.gamma = self.add_weight(shape=(channels,), initializer=
 
 MUTANTS = [
     # ---------------------------------------------------------------- Exercise 1: MyBatchNorm
-    dict(name="training=None treated as training (a bare layer(x) / model(x) normalizes with the batch)",
+    dict(name="training=None treated as training (a bare layer(x) / model(x) normalizes with the batch)", hint='Your layer treats training=None (a bare layer(x) or model(x) call) as training. In Keras, only training=True uses batch statistics; anything else uses the moving statistics.',
          cell="my_batchnorm", replace=[("        if training:\n", "        if training is not False:\n")]),
-    dict(name="moving statistics updated in inference too",
+    dict(name="moving statistics updated in inference too", hint='Your layer updates the moving statistics in inference calls too. They may change only when training=True.',
          cell="my_batchnorm",
          replace=[(_TRAINING_BRANCH, """        batch_mean, batch_variance = tf.nn.moments(x, axes=axes)
         self.moving_mean.assign(self.momentum * self.moving_mean + (1.0 - self.momentum) * batch_mean)
@@ -30,51 +30,51 @@ MUTANTS = [
             mean, variance = batch_mean, batch_variance
         else:
             mean, variance = self.moving_mean, self.moving_variance""")]),
-    dict(name="momentum convention inverted (PyTorch's: momentum weighs the new batch)",
+    dict(name="momentum convention inverted (PyTorch's: momentum weighs the new batch)", hint="Your moving statistics give momentum's weight to the new batch (PyTorch's meaning). In Keras, momentum is the weight of the OLD value: moving = momentum * moving + (1 - momentum) * batch.",
          cell="my_batchnorm",
          replace=[(_UPDATE_MEAN, "self.moving_mean.assign((1.0 - self.momentum) * self.moving_mean + self.momentum * mean)"),
                   (_UPDATE_VAR, "self.moving_variance.assign((1.0 - self.momentum) * self.moving_variance + self.momentum * variance)")]),
-    dict(name="unbiased variance stored in moving_variance (PyTorch's convention)",
+    dict(name="unbiased variance stored in moving_variance (PyTorch's convention)", hint="Your layer stores the unbiased variance in moving_variance (PyTorch's convention). Keras keeps the biased batch variance in its moving average.",
          cell="my_batchnorm",
          replace=[(_UPDATE_VAR, "m = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)\n"
                                 "            self.moving_variance.assign(self.momentum * self.moving_variance"
                                 " + (1.0 - self.momentum) * variance * m / (m - 1.0))")]),
-    dict(name="unbiased variance used to normalize and stored",
+    dict(name="unbiased variance used to normalize and stored", hint='Your layer normalizes with the unbiased variance (divided by N-1). BatchNorm normalizes with the biased variance (divided by N).',
          cell="my_batchnorm",
          replace=[(_MOMENTS, _MOMENTS + "\n            m = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)"
                              "\n            variance = variance * m / (m - 1.0)")]),
-    dict(name="epsilon added outside the square root",
+    dict(name="epsilon added outside the square root", hint='Your layer adds epsilon to the standard deviation. BatchNorm adds epsilon to the variance, inside the square root.',
          cell="my_batchnorm",
          replace=[(_NORMALIZE, "return self.gamma * (x - mean) / (tf.sqrt(variance) + self.epsilon) + self.beta")]),
-    dict(name="epsilon missing", cell="my_batchnorm",
+    dict(name="epsilon missing", hint='Your layer divides by the standard deviation without epsilon, so a constant channel divides by zero. Add epsilon to the variance before the square root.', cell="my_batchnorm",
          replace=[(_NORMALIZE, "return self.gamma * (x - mean) * tf.math.rsqrt(variance) + self.beta")]),
-    dict(name="statistics over axis 0 only (the handout's axes=[0])", cell="my_batchnorm",
+    dict(name="statistics over axis 0 only (the handout's axes=[0])", hint='Your statistics are taken over the batch axis only. For images, BatchNorm averages over every axis except the channel axis (batch and spatial positions).', cell="my_batchnorm",
          replace=[(_MOMENTS, "mean, variance = tf.nn.moments(x, axes=[0])")]),
-    dict(name="gamma and beta not trainable", cell="my_batchnorm",
+    dict(name="gamma and beta not trainable", hint='Your gamma and beta are not trainable, so training never changes them. Create them as trainable weights.', cell="my_batchnorm",
          replace=[('trainable=True, name="gamma"', 'trainable=False, name="gamma"'),
                   ('trainable=True, name="beta"', 'trainable=False, name="beta"')]),
-    dict(name="delegates to keras.layers.BatchNormalization", cell="my_batchnorm",
+    dict(name="delegates to keras.layers.BatchNormalization", hint="Your layer wraps Keras' built-in BatchNormalization. This exercise asks you to compute the statistics and the moving averages yourself.", cell="my_batchnorm",
          replace=[(_BUILD, """        self.bn = keras.layers.BatchNormalization(momentum=self.momentum, epsilon=self.epsilon)
         self.bn.build(input_shape)
         self.gamma, self.beta = self.bn.gamma, self.bn.beta
         self.moving_mean, self.moving_variance = self.bn.moving_mean, self.bn.moving_variance"""),
                   (_TRAINING_BRANCH + "\n        " + _NORMALIZE, "        return self.bn(x, training=training)")]),
     # ---------------------------------------------------------------- Exercise 2: train_step
-    dict(name="training flag forgotten: model(x)", cell="train_step",
+    dict(name="training flag forgotten: model(x)", hint='Your training step calls the model without training=True, so BatchNorm uses its moving statistics and never updates them. Pass training=True in the training forward pass.', cell="train_step",
          replace=[("predictions = model(x, training=True)", "predictions = model(x)")]),
-    dict(name="training=False inside the tape", cell="train_step",
+    dict(name="training=False inside the tape", hint='Your training step runs the model with training=False, so BatchNorm layers are in inference mode while training. Pass training=True.', cell="train_step",
          replace=[("predictions = model(x, training=True)", "predictions = model(x, training=False)")]),
-    dict(name="forward pass outside the tape", cell="train_step",
+    dict(name="forward pass outside the tape", hint='Your forward pass runs outside the GradientTape, so the tape records nothing and the gradients are None. Run the forward pass inside the tape.', cell="train_step",
          replace=[("""    with tf.GradientTape() as tape:
         predictions = model(x, training=True)
         loss = loss_fn(y, predictions)""", """    predictions = model(x, training=True)
     with tf.GradientTape() as tape:
         loss = loss_fn(y, predictions)""")]),
     # ---------------------------------------------------------------- Exercise 3: torch_bn_to_keras_kwargs
-    dict(name="momentum passed through unchanged", cell="torch_bn_to_keras_kwargs",
+    dict(name="momentum passed through unchanged", hint="Your conversion passes PyTorch's momentum to Keras unchanged. The two mean opposite things: Keras' momentum is one minus PyTorch's.", cell="torch_bn_to_keras_kwargs",
          replace=[('"momentum": 1.0 - float(momentum)', '"momentum": float(momentum)')]),
-    dict(name="eps hard-coded to PyTorch's default", cell="torch_bn_to_keras_kwargs",
+    dict(name="eps hard-coded to PyTorch's default", hint='Your conversion always uses epsilon 1e-5 instead of the eps it was given. Pass the given value through.', cell="torch_bn_to_keras_kwargs",
          replace=[('"epsilon": float(eps)', '"epsilon": 1e-5')]),
-    dict(name="momentum not validated (None reaches float())", cell="torch_bn_to_keras_kwargs",
+    dict(name="momentum not validated (None reaches float())", hint='Your conversion does not reject momentum=None or values outside [0, 1]. Raise a ValueError that names the value received.', cell="torch_bn_to_keras_kwargs",
          replace=[('raise ValueError(f"PyTorch momentum must be a number in [0, 1], got {momentum!r}")', "pass")]),
 ]
