@@ -234,29 +234,33 @@ def _copy(cell, source: str | None = None) -> nbformat.NotebookNode:
 def _plan(nb: nbformat.NotebookNode, probe: Probe, mistakes: list, offsets: list, nonce: str):
     """The catalogue notebook: (cells, {mistake index: index of the probe cell holding its exercise's data}).
 
-    Exercises are taken last to first. Before the first, the solution runs up to that exercise; each
-    mistake of exercise *k* then runs its changed cell *k* and every later cell of the graded part (as a
-    submission with that mistake would), then the probe's phases up to *k*'s. The next mistake's cells
-    run over it, so the cells before exercise *k* always hold the solution's definitions.
+    As the mutant runner does (:func:`instructor.mutants.run_lab`), exercise by exercise: the solution
+    runs up to exercise *k*; each mistake of *k* then runs its changed cell *k*, the cells that follow it
+    up to *k*'s last test (a submission with that mistake runs them too), and the probe's phase for *k*;
+    then the real cell *k* and the rest of *k*'s block run before the next exercise. So every mistake
+    sees the solution around it, and a lab costs one pass plus each mistake's own block.
     """
     from ..mutants import exercises
 
     blocks = exercises(nb)
     phase_of = {exercise: n for n, exercise in enumerate(probe.exercises)}
     sources = probe.cell_sources(offsets, nonce)
-    plan = [(i, m) for i, m in enumerate(mistakes) if m.cell in blocks and m.cell in phase_of]
-    plan.sort(key=lambda item: -blocks[item[1].cell][0])
-    cells, where = [], {}
-    if not plan:
-        return cells, where
-    cells += [_copy(c) for c in nb.cells[:blocks[plan[0][1].cell][0]] if c.cell_type in ("code", "markdown")]
-    for i, m in plan:
-        start = blocks[m.cell][0]
-        cells += [_copy(nb.cells[start], m.apply(nb.cells[start].source))]
-        cells += [_copy(c) for c in nb.cells[start + 1:] if c.cell_type in ("code", "markdown")]
-        phase = phase_of[m.cell]
-        cells += [nbformat.v4.new_code_cell(text) for text in sources[:phase + 1]]
-        where[i] = len(cells) - 1
+    cells, where, position = [], {}, 0
+
+    def copies(lo, hi):
+        return [_copy(c) for c in nb.cells[lo:hi] if c.cell_type in ("code", "markdown")]
+
+    for exercise, (start, last_grade, end) in blocks.items():
+        mine = [(i, m) for i, m in enumerate(mistakes) if m.cell == exercise and exercise in phase_of]
+        if not mine:
+            continue
+        cells += copies(position, start)
+        for i, m in mine:
+            cells += [_copy(nb.cells[start], m.apply(nb.cells[start].source))] + copies(start + 1, last_grade + 1)
+            cells.append(nbformat.v4.new_code_cell(sources[phase_of[exercise]]))
+            where[i] = len(cells) - 1
+        cells += copies(start, end)
+        position = end
     return cells, where
 
 

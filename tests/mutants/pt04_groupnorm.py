@@ -103,3 +103,54 @@ MUTANTS = [
     dict(name="BatchNorm with Keras' momentum/eps", hint="Your BatchNorm uses Keras-style momentum and epsilon. In PyTorch, keep BatchNorm2d's own defaults.", cell="norm_factory",
          replace=[("return lambda num_channels: nn.BatchNorm2d(num_channels)", "return lambda num_channels: nn.BatchNorm2d(num_channels, eps=1e-3, momentum=0.01)")]),
 ]
+
+UNCATALOGUED = [
+    # Exercise 1: MyGroupNorm
+    dict(name="divides by the variance (square root forgotten)", cell="my_groupnorm",
+         replace=[("y = (centred * torch.rsqrt(var + self.eps)).reshape(x.shape)",
+                   "y = (centred / (var + self.eps)).reshape(x.shape)")]),
+    dict(name="weight starts at zeros and bias at ones", cell="my_groupnorm",
+         replace=[("self.weight = nn.Parameter(torch.ones(num_channels))", "self.weight = nn.Parameter(torch.zeros(num_channels))"),
+                  ("self.bias = nn.Parameter(torch.zeros(num_channels))", "self.bias = nn.Parameter(torch.ones(num_channels))")]),
+    dict(name="affine flag ignored (parameters always created)", cell="my_groupnorm",
+         replace=[("        if affine:\n            self.weight = nn.Parameter", "        if True:\n            self.weight = nn.Parameter")]),
+    # Exercise 2: GroupNorm as InstanceNorm / LayerNorm
+    dict(name="InstanceNorm2d gets gn's weight but not its bias", cell="unification",
+         replace=[("            inorm.bias.copy_(gn.bias)\n", "")]),
+    dict(name="InstanceNorm2d always affine", cell="unification",
+         replace=[("nn.InstanceNorm2d(gn.num_channels, eps=gn.eps, affine=gn.affine,",
+                   "nn.InstanceNorm2d(gn.num_channels, eps=gn.eps, affine=True,")]),
+    dict(name="no check of num_groups == 1 for the LayerNorm", cell="unification",
+         replace=[("    if gn.num_groups != 1:\n        raise ValueError", "    if False:\n        raise ValueError")]),
+    # Exercise 3: the norm_layer factory
+    dict(name="num_groups argument ignored (always 32)", cell="norm_factory",
+         replace=[("            if num_channels % num_groups != 0:", "            if num_channels % 32 != 0:"),
+                  ("            return nn.GroupNorm(num_groups, num_channels)", "            return nn.GroupNorm(32, num_channels)")]),
+    dict(name="assert instead of ValueError for indivisible widths", cell="norm_factory",
+         replace=[("            if num_channels % num_groups != 0:\n                raise ValueError(",
+                   "            assert num_channels % num_groups == 0, (")]),
+    dict(name="GroupNorm without affine parameters", cell="norm_factory",
+         replace=[("            return nn.GroupNorm(num_groups, num_channels)",
+                   "            return nn.GroupNorm(num_groups, num_channels, affine=False)")]),
+]
+
+CORRECT = [
+    dict(name="torch.var (biased), sqrt and view", cell="my_groupnorm",
+         replace=[("        centred = grouped - grouped.mean(dim=-1, keepdim=True)\n"
+                   "        var = (centred * centred).mean(dim=-1, keepdim=True)  # biased: divided by |S_g|\n"
+                   "        y = (centred * torch.rsqrt(var + self.eps)).reshape(x.shape)\n"
+                   "        if self.weight is not None:\n"
+                   "            per_channel = (1, self.num_channels) + (1,) * (x.dim() - 2)\n"
+                   "            y = y * self.weight.reshape(per_channel) + self.bias.reshape(per_channel)\n",
+                   "        mean = grouped.mean(dim=-1, keepdim=True)\n"
+                   "        var = grouped.var(dim=-1, unbiased=False, keepdim=True)\n"
+                   "        y = ((grouped - mean) / torch.sqrt(var + self.eps)).view_as(x)\n"
+                   "        if self.affine:\n"
+                   "            shape = [1, -1] + [1] * (x.dim() - 2)\n"
+                   "            y = y * self.weight.view(shape) + self.bias.view(shape)\n")]),
+    dict(name="load_state_dict for the InstanceNorm, repeat for the LayerNorm", cell="unification",
+         replace=[("            inorm.weight.copy_(gn.weight)\n            inorm.bias.copy_(gn.bias)\n",
+                   "            inorm.load_state_dict(gn.state_dict())\n"),
+                  ("ln.weight.copy_(gn.weight.reshape(c, 1, 1).expand(c, h, w))", "ln.weight.copy_(gn.weight[:, None, None].repeat(1, h, w))"),
+                  ("ln.bias.copy_(gn.bias.reshape(c, 1, 1).expand(c, h, w))", "ln.bias.copy_(gn.bias[:, None, None].repeat(1, h, w))")]),
+]

@@ -77,3 +77,46 @@ MUTANTS = [
     dict(name="returns None", hint='Your function returns None. Return the block it initialized, so it can be chained.', cell="adaln_zero",
          replace=[("    return block\n", "")]),
 ]
+
+UNCATALOGUED = [
+    # Exercise 1: modulate
+    dict(name="modulates x in place", cell="modulate",
+         replace=[("return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)",
+                   "return x.mul_(1 + scale.unsqueeze(1)).add_(shift.unsqueeze(1))")]),
+    dict(name="shift subtracted", cell="modulate",
+         replace=[("return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)",
+                   "return x * (1 + scale.unsqueeze(1)) - shift.unsqueeze(1)")]),
+    dict(name="exp(scale) as the multiplier (log-scale)", cell="modulate",
+         replace=[("x * (1 + scale.unsqueeze(1))", "x * torch.exp(scale.unsqueeze(1))")]),
+    # Exercise 2: DiTBlock
+    dict(name="MLP branch modulated with the attention chunks", cell="dit_block",
+         replace=[("modulate(self.norm2(x), shift_mlp, scale_mlp)", "modulate(self.norm2(x), shift_msa, scale_msa)")]),
+    dict(name="gates used as 1 + gate", cell="dit_block",
+         replace=[("x = x + gate_msa.unsqueeze(1) * self.attention(", "x = x + (1 + gate_msa.unsqueeze(1)) * self.attention("),
+                  ("x = x + gate_mlp.unsqueeze(1) * self.mlp(", "x = x + (1 + gate_mlp.unsqueeze(1)) * self.mlp(")]),
+    dict(name="MLP residual connection dropped", cell="dit_block",
+         replace=[("x = x + gate_mlp.unsqueeze(1) * self.mlp(", "x = gate_mlp.unsqueeze(1) * self.mlp(")]),
+    # Exercise 3: adaln_zero_
+    dict(name="zeroes a deep copy, not the block itself", cell="adaln_zero",
+         replace=[("    linear = block.adaLN_modulation[-1]\n",
+                   "    block = copy.deepcopy(block)\n    linear = block.adaLN_modulation[-1]\n")]),
+    dict(name="only the shift and scale chunks zeroed (gates keep their init)", cell="adaln_zero",
+         source=("def adaln_zero_(block):\n"
+                 "    linear = block.adaLN_modulation[-1]\n"
+                 "    with torch.no_grad():\n"
+                 "        linear.weight.view(6, -1, linear.weight.shape[1])[[0, 1, 3, 4]] = 0\n"
+                 "        linear.bias.view(6, -1)[[0, 1, 3, 4]] = 0\n"
+                 "    return block\n")),
+]
+
+CORRECT = [
+    dict(name="torch.addcmul with indexing for the token axis", cell="modulate",
+         replace=[("return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)",
+                   "return torch.addcmul(shift[:, None, :], x, 1 + scale[:, None, :])")]),
+    dict(name="zero_ under no_grad over the Linear's parameters", cell="adaln_zero",
+         source=("def adaln_zero_(block: DiTBlock) -> DiTBlock:\n"
+                 "    with torch.no_grad():\n"
+                 "        for p in block.adaLN_modulation[-1].parameters():\n"
+                 "            p.zero_()\n"
+                 "    return block\n")),
+]

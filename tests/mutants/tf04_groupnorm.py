@@ -66,3 +66,36 @@ MUTANTS = [
     dict(name="no check of groups == 1", hint='Your function converts a GroupNorm with more than one group. Raise a ValueError unless groups is 1.', cell="unification",
          replace=[("    if gn.groups != 1:\n        raise ValueError", "    if False:\n        raise ValueError")]),
 ]
+
+UNCATALOGUED = [
+    # Exercise 1: MyGroupNorm
+    dict(name="divides by the variance (square root forgotten)", cell="my_groupnorm",
+         replace=[("centred * ops.rsqrt(variance + self.epsilon)", "centred / (variance + self.epsilon)")]),
+    dict(name="center and scale flags ignored (gamma and beta always created)", cell="my_groupnorm",
+         replace=[(' initializer="ones") if self.scale else None', ' initializer="ones")'),
+                  (' initializer="zeros") if self.center else None', ' initializer="zeros")')]),
+    dict(name="gamma starts at zeros", cell="my_groupnorm",
+         replace=[('self.gamma = self.add_weight(name="gamma", shape=(self.channels,), initializer="ones")',
+                   'self.gamma = self.add_weight(name="gamma", shape=(self.channels,), initializer="zeros")')]),
+    # Exercise 2: instance_norm and group_norm_as_layer_norm
+    dict(name="instance_norm variance as the mean of squares (mean not subtracted)", cell="unification",
+         replace=[("variance = ops.mean(ops.square(centred), axis=axes, keepdims=True)",
+                   "variance = ops.mean(ops.square(x), axis=axes, keepdims=True)")]),
+    dict(name="LayerNormalization gets gn's gamma but not its beta", cell="unification",
+         replace=[("        ln.beta.assign(np.broadcast_to(np.asarray(gn.beta), (h, w, c)))", "        pass")]),
+    dict(name="LayerNormalization always centers and scales", cell="unification",
+         replace=[("center=gn.center, scale=gn.scale)", "center=True, scale=True)")]),
+]
+
+CORRECT = [
+    dict(name="ops.var and division by the square root", cell="my_groupnorm",
+         replace=[("variance = ops.mean(ops.square(centred), axis=(1, 3), keepdims=True)  # biased",
+                   "variance = ops.var(grouped, axis=(1, 3), keepdims=True)"),
+                  ("centred * ops.rsqrt(variance + self.epsilon)", "centred / ops.sqrt(variance + self.epsilon)")]),
+    dict(name="instance_norm with ops.var, gamma/beta tiled with np.tile", cell="unification",
+         replace=[("    variance = ops.mean(ops.square(centred), axis=axes, keepdims=True)\n"
+                   "    return centred * ops.rsqrt(variance + epsilon)",
+                   "    return centred / ops.sqrt(ops.var(x, axis=axes, keepdims=True) + epsilon)"),
+                  ("np.broadcast_to(np.asarray(gn.gamma), (h, w, c))", "np.tile(np.asarray(gn.gamma), (h, w, 1))"),
+                  ("np.broadcast_to(np.asarray(gn.beta), (h, w, c))", "np.tile(np.asarray(gn.beta), (h, w, 1))")]),
+]

@@ -41,3 +41,35 @@ MUTANTS = [
     dict(name="the same FiLM layer used twice (film1 for both)", hint='Your decoder uses the first FiLM layer at both stages. Each stage has its own FiLM layer with its own projections.', cell="decoder",
          replace=[("self.film2(self.up2(h), embedding)", "self.film1(ops.concatenate([self.up2(h), self.up2(h)], axis=-1), embedding)[..., :self.width]")]),
 ]
+
+UNCATALOGUED = [
+    # Exercise 1: FiLM.call
+    dict(name="gamma squashed by tanh", cell="film",
+         replace=[("gamma = self.gamma_proj(condition)", "gamma = ops.tanh(self.gamma_proj(condition))")]),
+    dict(name="beta added before scaling ((x + beta) * gamma)", cell="film",
+         replace=[("return x * ops.reshape(gamma, shape) + ops.reshape(beta, shape)",
+                   "return (x + ops.reshape(beta, shape)) * ops.reshape(gamma, shape)")]),
+    # Exercise 2: ConditionalDecoder.decode
+    dict(name="no ReLU after the second FiLM", cell="decoder",
+         replace=[("h = ops.relu(self.film2(self.up2(h), embedding))", "h = self.film2(self.up2(h), embedding)")]),
+    dict(name="first FiLM applied before the first upsampling", cell="decoder",
+         replace=[("h = ops.relu(self.film1(self.up1(h), embedding))", "h = ops.relu(self.up1(self.film1(h, embedding)))")]),
+]
+
+CORRECT = [
+    dict(name="offset added once, expand_dims for broadcasting", cell="film",
+         replace=[("        gamma = self.gamma_proj(condition)\n"
+                   "        if self.parametrization == \"delta\":\n"
+                   "            gamma = 1.0 + gamma\n"
+                   "        beta = self.beta_proj(condition)\n"
+                   "        shape = (-1,) + (1,) * (len(x.shape) - 2) + (self.num_features,)\n"
+                   "        return x * ops.reshape(gamma, shape) + ops.reshape(beta, shape)",
+                   "        offset = 1.0 if self.parametrization == \"delta\" else 0.0\n"
+                   "        gamma, beta = self.gamma_proj(condition) + offset, self.beta_proj(condition)\n"
+                   "        for _ in range(len(x.shape) - 2):\n"
+                   "            gamma, beta = ops.expand_dims(gamma, 1), ops.expand_dims(beta, 1)\n"
+                   "        return gamma * x + beta")]),
+    dict(name="ReLU as maximum, sigmoid written out", cell="decoder",
+         replace=[("h = ops.relu(self.film1(self.up1(h), embedding))", "h = ops.maximum(self.film1(self.up1(h), embedding), 0.0)"),
+                  ("return ops.sigmoid(self.to_pixels(h))", "return 1.0 / (1.0 + ops.exp(-self.to_pixels(h)))")]),
+]
