@@ -56,3 +56,20 @@ MUTANTS = [
          replace=[("        for _ in range(n_trials):\n            idx = torch.randperm(len(pool), generator=generator)[:batch_size - 1]\n",
                    "        idx = torch.randperm(len(pool), generator=generator)[:batch_size - 1]\n        for _ in range(n_trials):\n")]),
 ]
+
+# Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
+# (make diagnosis reports how often it does).
+UNCATALOGUED = [
+    dict(name='beta initialized to ones', cell='my_batchnorm1d',
+         replace=[('self.beta = nn.Parameter(torch.zeros(num_features))', 'self.beta = nn.Parameter(torch.ones(num_features))')]),
+    dict(name='variance as the mean of squares (not centred)', cell='my_batchnorm1d',
+         replace=[('var = x.var(dim=dims, unbiased=False)', 'var = (x * x).mean(dim=dims)')]),
+    dict(name='batch-mates drawn with replacement', cell='predictions_across_batches',
+         replace=[('torch.randperm(len(pool), generator=generator)[:batch_size - 1]', 'torch.randint(len(pool), (batch_size - 1,), generator=generator)')]),
+]
+
+# Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
+CORRECT = [
+    dict(name='variance from the centred squares', cell='my_batchnorm1d',
+         replace=[('var = x.var(dim=dims, unbiased=False)', 'var = ((x - x.mean(dim=dims, keepdim=True)) ** 2).mean(dim=dims)')]),
+]

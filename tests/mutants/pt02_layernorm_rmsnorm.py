@@ -71,3 +71,20 @@ MUTANTS = [
          replace=[("h = h * torch.rsqrt(h.pow(2).mean(dim=-1, keepdim=True) + eps)",
                    "h = h * torch.rsqrt(h.to(x.dtype).pow(2).float().mean(dim=-1, keepdim=True) + eps)")]),
 ]
+
+# Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
+# (make diagnosis reports how often it does).
+UNCATALOGUED = [
+    dict(name='weight initialized to zeros', cell='my_layernorm',
+         replace=[('self.weight = nn.Parameter(torch.ones(normalized_shape))', 'self.weight = nn.Parameter(torch.zeros(normalized_shape))')]),
+    dict(name='square root forgotten (divides by the mean square)', cell='my_rmsnorm',
+         replace=[('y = x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)', 'y = x / (x.pow(2).mean(dim=-1, keepdim=True) + self.eps)')]),
+    dict(name='affine step counted once per token', cell='flops_per_token',
+         replace=[('(2 * d if elementwise_affine else 0)', '(2 if elementwise_affine else 0)')]),
+]
+
+# Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
+CORRECT = [
+    dict(name='float() instead of .to(torch.float32)', cell='normalize_fp32_stats',
+         replace=[('h = x.to(torch.float32)', 'h = x.float()')]),
+]

@@ -97,3 +97,20 @@ MUTANTS = [
     dict(name="ratios: norms over the batch axis", hint="Your norms are taken over the batch axis. Take each pair's norm over its feature axis, one ratio per pair.", cell="lipschitz",
          replace=[(LIP_RATIO, "return (model(x) - model(y)).norm(dim=0) / (x - y).norm(dim=0)")]),
 ]
+
+# Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
+# (make diagnosis reports how often it does).
+UNCATALOGUED = [
+    dict(name='v never normalized in the power iteration', cell='power_iteration',
+         replace=[('v = v / v.norm().clamp_min(eps)', 'pass')]),
+    dict(name='bound starts at 0', cell='lipschitz',
+         replace=[('bound = 1.0', 'bound = 0.0')]),
+    dict(name='divides by the squared norm of v', cell='my_weightnorm_linear',
+         replace=[('self.weight_v / self.weight_v.norm(dim=1, keepdim=True))', 'self.weight_v / self.weight_v.norm(dim=1, keepdim=True) ** 2)')]),
+]
+
+# Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
+CORRECT = [
+    dict(name='largest singular value from svdvals', cell='lipschitz',
+         replace=[('torch.linalg.matrix_norm(module.weight.double(), ord=2).item()', 'torch.linalg.svdvals(module.weight.double())[0].item()')]),
+]

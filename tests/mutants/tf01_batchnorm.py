@@ -78,3 +78,20 @@ MUTANTS = [
     dict(name="momentum not validated (None reaches float())", hint='Your conversion does not reject momentum=None or values outside [0, 1]. Raise a ValueError that names the value received.', cell="torch_bn_to_keras_kwargs",
          replace=[('raise ValueError(f"PyTorch momentum must be a number in [0, 1], got {momentum!r}")', "pass")]),
 ]
+
+# Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
+# (make diagnosis reports how often it does).
+UNCATALOGUED = [
+    dict(name='beta initialized to ones', cell='my_batchnorm',
+         replace=[('initializer="zeros", trainable=True, name="beta"', 'initializer="ones", trainable=True, name="beta"')]),
+    dict(name='gradients computed but never applied', cell='train_step',
+         replace=[('optimizer.apply_gradients(zip(grads, model.trainable_variables))', 'pass')]),
+    dict(name='eps not validated', cell='torch_bn_to_keras_kwargs',
+         replace=[('raise ValueError(f"eps must be a positive number, got {eps!r}")', 'pass')]),
+]
+
+# Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
+CORRECT = [
+    dict(name='momentum converted as float(1 - momentum)', cell='torch_bn_to_keras_kwargs',
+         replace=[('1.0 - float(momentum)', 'float(1 - momentum)')]),
+]

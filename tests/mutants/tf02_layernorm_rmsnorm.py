@@ -71,3 +71,20 @@ MUTANTS = [
          replace=[("tf.as_dtype(dtype).size", "4")]),
     dict(name="GiB/s instead of GB/s", hint='Your bandwidth is in GiB/s (divided by 2**30). The exercise asks for GB/s, decimal gigabytes (1e9 bytes).', cell="achieved_bandwidth", replace=[("/ 1e9", "/ 2**30")]),
 ]
+
+# Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
+# (make diagnosis reports how often it does).
+UNCATALOGUED = [
+    dict(name='beta initialized to ones', cell='my_layernorm',
+         replace=[('initializer="zeros")', 'initializer="ones")')]),
+    dict(name='square root forgotten (RMSNorm divides by the mean square)', cell='my_rmsnorm',
+         replace=[('outputs = inputs * ops.rsqrt(mean_square + self.epsilon)', 'outputs = inputs / (mean_square + self.epsilon)')]),
+    dict(name='seconds taken for milliseconds', cell='achieved_bandwidth',
+         replace=[('/ seconds / 1e9', '/ (seconds / 1000) / 1e9')]),
+]
+
+# Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
+CORRECT = [
+    dict(name='one division by seconds * 1e9', cell='achieved_bandwidth',
+         replace=[('/ seconds / 1e9', '/ (seconds * 1e9)')]),
+]
