@@ -178,3 +178,21 @@ def test_quality_counts_itself_equivalents_and_mislabels():
 def test_an_exercise_whose_checks_did_not_run_is_not_diagnosed():
     [found] = run({"runs": [], "replaced": []})
     assert found.mistakes == [] and "did not run" in found.note
+
+
+def test_rounding_noise_near_zero_in_a_large_array_still_matches():
+    d = lambda v: checks.decode(rec(v))  # noqa: E731
+    grad = np.array([5.0, -3.0, 1e-4, 0.0], dtype=np.float32)
+    noisy = grad + np.array([2e-6, -1e-6, 3e-5, -2e-5], dtype=np.float32)  # float32 reductions in another order
+    assert diagnose.same(d(grad), d(noisy))
+    assert not diagnose.same(d(grad), d(grad + np.array([0, 0, 1e-3, 0], dtype=np.float32)))  # a real difference
+
+
+def test_addresses_are_compared_by_their_relations_only():
+    tree = tree_of("a.data_ptr() != b.data_ptr()")
+    probe = Probe("lab", [[("grade", "g", "")]], [], {1: Site("g", 1, "assert", tree, False, "")}, {"g": 1.0},
+                  order=["g"], exercises=["ex"])
+    shared = lambda p: {"events": [["assert", 1, [rec(p), rec(p)]]], "error": None, "hooked": False}  # noqa: E731
+    apart = {"events": [["assert", 1, [rec(2 ** 45), rec(2 ** 45 + 64)]]], "error": None, "hooked": False}
+    assert diagnose.cells_agree(probe, shared(2 ** 45), shared(2 ** 46), {"events": []})[0]
+    assert not diagnose.cells_agree(probe, shared(2 ** 45), apart, {"events": []})[0]

@@ -138,6 +138,7 @@ tried('shell-classmate', lambda: subprocess.run(['cat', {str(root / 'downloads/c
 print('top', sorted(os.listdir('/')))
 print('caps', [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('CapEff')])
 print('imports', __import__('torch').__name__, __import__('course_utils').__name__)
+print('mode', __import__('course_utils.runtime').runtime.resolve_mode('full'))
 """
     out = run_in_sandbox(code)
     assert "cwd-empty True" in out, out
@@ -150,6 +151,7 @@ print('imports', __import__('torch').__name__, __import__('course_utils').__name
     top = re.search(r"top (\[.*\])", out).group(1)
     assert not {"home", "var", "srv", "mnt", "opt", "media", "boot"} & set(eval(top)), top
     assert "imports torch course_utils" in out, out
+    assert "mode quick" in out, "grading must run the labs in quick mode (NBGRADER_EXECUTION), whatever MODE says"
     assert "HIDDEN" not in out and "CLASSMATE" not in out and "HOST" not in out
 
 

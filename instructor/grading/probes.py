@@ -42,6 +42,9 @@ SEEDERS = {"manual_seed", "default_rng", "seed", "set_seed", "set_random_seed", 
            "PRNGKey", "seed_everything"}
 OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Is: "is",
        ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+# part of every cached reference's key: bump it when what the sandbox kernel computes changes without the
+# probe changing (2: the kernel runs with NBGRADER_EXECUTION, so the labs take their quick branch)
+CACHE_VERSION = 2
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
@@ -306,6 +309,6 @@ def build(lab: str, source_nb: nbformat.NotebookNode) -> Probe:
     phases, sites, points, order, exercises = _phases(source_nb, reference=False)
     reference_phases = _phases(source_nb, reference=True)[0]
     recorder = Path(__file__).with_name("recorder.py").read_text()
-    digest = hashlib.sha256(json.dumps([phases, reference_phases, recorder, PHASE_TEMPLATE,
+    digest = hashlib.sha256(json.dumps([CACHE_VERSION, phases, reference_phases, recorder, PHASE_TEMPLATE,
                                         nbformat.writes(source_nb)]).encode()).hexdigest()
     return Probe(lab, phases, reference_phases, sites, points, digest, order, exercises)

@@ -79,7 +79,9 @@ def write_sandbox_kernel(workdir: Path, limits: Limits) -> tuple[Path, Path, dic
         folder.mkdir(parents=True, exist_ok=True)
     spec_path = workdir / "sandbox-spec.json"
     Spec(limits.memory_mb, limits.file_mb, [str(scratch), str(runtime)], limits.isolate).write(str(spec_path))
-    env = {"COURSE_SANDBOX_SPEC": str(spec_path), "PYTHONPATH": str(ROOT)}
+    # NBGRADER_EXECUTION: what nbgrader sets under autograde, and what the labs read to run in quick mode
+    # (course_utils.runtime.resolve_mode), whatever MODE the notebook says
+    env = {"COURSE_SANDBOX_SPEC": str(spec_path), "PYTHONPATH": str(ROOT), "NBGRADER_EXECUTION": "autograde"}
     if limits.threads:  # kernels graded side by side share the cores instead of oversubscribing them
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
             env[name] = str(limits.threads)
