@@ -2,7 +2,7 @@
 
 MUTANTS = [
     # Exercise 1: modulate
-    dict(name="scale instead of 1 + scale", hint='Your modulate multiplies by scale instead of 1 + scale, so a zero scale wipes out the input. DiT modulates with x * (1 + scale) + shift.', cell="modulate",
+    dict(name="scale instead of 1 + scale", hint='Your modulate multiplies x by scale itself, so a zero scale wipes out the input. In adaLN the scale is a residual around one: a zero scale must leave x unchanged before the shift is added.', cell="modulate",
          replace=[("x * (1 + scale.unsqueeze(1))", "x * scale.unsqueeze(1)")]),
     dict(name="shift and scale swapped", hint='Your modulate uses shift as the scale and scale as the shift. Scale multiplies the normalized input (as 1 + scale); shift is added.', cell="modulate",
          replace=[("return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)",
