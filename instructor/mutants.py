@@ -288,7 +288,7 @@ class Quality:
     """How well the diagnosis names the library's entries when each is handed in as an answer."""
     lab: str
     results: list            # [Result] of every entry (catalogue, uncatalogued, correct)
-    named: dict              # entry name -> the mistakes diagnosed ([]: none matched; None: lost no points)
+    named: dict              # (cell, name) -> the mistakes diagnosed ([]: none matched; None: lost no points)
     problems: list           # the catalogue's (mistakes left out of it, and why)
     seconds: float           # computing the catalogue
 
@@ -297,24 +297,25 @@ class Quality:
         return name == a.name or name in a.equivalent or (other is not None and a.name in other.equivalent)
 
     def verdicts(self) -> dict:
-        """entry name -> "itself" | "equivalent" | "as <names>" | "none" | "no loss" (by role)."""
+        """(cell, entry name) -> "itself" | "equivalent" | "as <names>" | "none" | "no loss"."""
         out = {}
         for r in self.results:
-            named = self.named[r.mutant.name]
+            key = (r.mutant.cell, r.mutant.name)
+            named = self.named[key]
             if named is None:
-                out[r.mutant.name] = "no loss"
+                out[key] = "no loss"
             elif not named:
-                out[r.mutant.name] = "none"
+                out[key] = "none"
             elif r.mutant.role == "mistake" and r.mutant.name in named and all(
                     self._equivalent(r.mutant, n) for n in named):
-                out[r.mutant.name] = "itself" if named == [r.mutant.name] else "equivalent"
+                out[key] = "itself" if named == [r.mutant.name] else "equivalent"
             else:
-                out[r.mutant.name] = "as " + " = ".join(named)
+                out[key] = "as " + " = ".join(named)
         return out
 
     def counts(self) -> dict:
         v = self.verdicts()
-        roles = {r.mutant.name: r.mutant.role for r in self.results}
+        roles = {(r.mutant.cell, r.mutant.name): r.mutant.role for r in self.results}
         mistakes = [n for n in v if roles[n] == "mistake"]
         return {"mistakes": len(mistakes), "self": sum(v[n] in ("itself", "equivalent") for n in mistakes),
                 "uncatalogued": sum(roles[n] == "uncatalogued" for n in v),
@@ -347,7 +348,7 @@ def diagnose_lab(lab: str, entries: list[Mutant] | None = None, cache=None) -> Q
         phase = grader.probe.phase_grades(grader.probe.exercises.index(r.exercise))
         lost = [v for v in verdicts if v.grade_id in phase and not v.passed]
         found = diagnose.diagnose(grader.probe, r.doc, grader.reference, catalogue, grader.offset, lost)
-        named[r.mutant.name] = found[0].mistakes if found else None
+        named[(r.mutant.cell, r.mutant.name)] = found[0].mistakes if found else None
     return Quality(lab, results, named, catalogue["problems"], seconds)
 
 
@@ -363,8 +364,8 @@ def quality_table(qualities: list[Quality]) -> str:
         total = {k: total[k] + c[k] for k in total}
         lines.append(f"{q.lab:28s} {c['mistakes']:8d} {c['self']:9d} {c['uncatalogued']:12d} {c['mislabelled']:11d} "
                      f"{c['correct']:7d} {c['correct_diagnosed']:9d}")
-        roles = {r.mutant.name: r.mutant.role for r in q.results}
-        off += [f"  {q.lab} [{roles[n]}] {n!r} -> {v}" for n, v in q.verdicts().items()
+        roles = {(r.mutant.cell, r.mutant.name): r.mutant.role for r in q.results}
+        off += [f"  {q.lab} [{roles[n]}] {n[0]}: {n[1]!r} -> {v}" for n, v in q.verdicts().items()
                 if not (roles[n] == "mistake" and v == "itself") and not (roles[n] != "mistake" and v in ("none", "no loss"))]
         off += [f"  {q.lab} catalogue: {p}" for p in q.problems]
     share = total["self"] / total["mistakes"] if total["mistakes"] else 0.0

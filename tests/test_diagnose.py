@@ -165,14 +165,16 @@ def test_quality_counts_itself_equivalents_and_mislabels():
 
     results = [entry("a", equivalent=["b"]), entry("b"), entry("c"), entry("d"), entry("u", "uncatalogued"),
                entry("v", "uncatalogued"), entry("ok", "correct")]
-    named = {"a": ["a", "b"], "b": ["a", "b"], "c": ["c"], "d": ["c"], "u": [], "v": ["c"], "ok": None}
+    named = {("ex", k): v for k, v in {"a": ["a", "b"], "b": ["a", "b"], "c": ["c"], "d": ["c"], "u": [],
+                                        "v": ["c"], "ok": None}.items()}
     q = mutants.Quality("lab", results, named, [], 0.0)
-    assert q.verdicts()["a"] == "equivalent" and q.verdicts()["b"] == "equivalent"  # declared on one side
-    assert q.verdicts()["d"] == "as c"
+    verdicts = {name: v for (_, name), v in q.verdicts().items()}
+    assert verdicts["a"] == "equivalent" and verdicts["b"] == "equivalent"  # declared on one side
+    assert verdicts["d"] == "as c"
     assert q.counts() == {"mistakes": 4, "self": 3, "uncatalogued": 2, "mislabelled": 1, "correct": 1,
                           "correct_diagnosed": 0}
     table = mutants.quality_table([q])
-    assert "self-consistency 75.0%" in table and "'d' -> as c" in table and "mislabelled 50.0%" in table
+    assert "self-consistency 75.0%" in table and "ex: 'd' -> as c" in table and "mislabelled 50.0%" in table
 
 
 def test_an_exercise_whose_checks_did_not_run_is_not_diagnosed():

@@ -43,15 +43,15 @@ MUTANTS = [
                    "pass")]),
     dict(name="written for 4-D inputs only", hint="Your layer works only for 4-D inputs. GroupNorm accepts (N, C, *) inputs of any rank: broadcast the per-channel parameters to the input's rank.", cell="my_groupnorm",
          replace=[("per_channel = (1, self.num_channels) + (1,) * (x.dim() - 2)", "per_channel = (1, self.num_channels, 1, 1)")]),
-    dict(name="delegates to F.group_norm", hint="Your layer calls PyTorch's built-in group norm. This exercise asks you to compute the group statistics yourself.", cell="my_groupnorm",
+    dict(name="delegates to F.group_norm", equivalent=['delegates to torch.ops.aten.native_group_norm', 'wraps an nn.GroupNorm inside forward'], hint="Your layer calls PyTorch's built-in group norm. This exercise asks you to compute the group statistics yourself.", cell="my_groupnorm",
          replace=[("        grouped = x.reshape(x.shape[0], self.num_groups, -1)  # group g: C/G adjacent channels x all positions\n",
                    "        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)\n")]),
-    dict(name="delegates to torch.ops.aten.native_group_norm", hint="Your layer calls PyTorch's built-in group norm operator. This exercise asks you to compute the group statistics yourself.", cell="my_groupnorm",
+    dict(name="delegates to torch.ops.aten.native_group_norm", equivalent=['delegates to F.group_norm', 'wraps an nn.GroupNorm inside forward'], hint="Your layer calls PyTorch's built-in group norm operator. This exercise asks you to compute the group statistics yourself.", cell="my_groupnorm",
          replace=[("        grouped = x.reshape(x.shape[0], self.num_groups, -1)  # group g: C/G adjacent channels x all positions\n",
                    "        n, c = x.shape[:2]\n"
                    "        return torch.ops.aten.native_group_norm(x, self.weight, self.bias, n, c, x[0, 0].numel(), "
                    "self.num_groups, self.eps)[0]\n")]),
-    dict(name="wraps an nn.GroupNorm inside forward", hint="Your layer builds PyTorch's GroupNorm inside forward. This exercise asks you to compute the group statistics yourself.", cell="my_groupnorm",
+    dict(name="wraps an nn.GroupNorm inside forward", equivalent=['delegates to F.group_norm', 'delegates to torch.ops.aten.native_group_norm'], hint="Your layer builds PyTorch's GroupNorm inside forward. This exercise asks you to compute the group statistics yourself.", cell="my_groupnorm",
          replace=[("        grouped = x.reshape(x.shape[0], self.num_groups, -1)  # group g: C/G adjacent channels x all positions\n",
                    "        inner = nn.GroupNorm(self.num_groups, self.num_channels, eps=self.eps, affine=False).to(x.dtype)\n"
                    "        y = inner(x)\n"

@@ -60,9 +60,9 @@ MUTANTS = [
         self.moving_mean, self.moving_variance = self.bn.moving_mean, self.bn.moving_variance"""),
                   (_TRAINING_BRANCH + "\n        " + _NORMALIZE, "        return self.bn(x, training=training)")]),
     # ---------------------------------------------------------------- Exercise 2: train_step
-    dict(name="training flag forgotten: model(x)", hint='Your training step calls the model without training=True, so BatchNorm uses its moving statistics and never updates them. Pass training=True in the training forward pass.', cell="train_step",
+    dict(name="training flag forgotten: model(x)", equivalent=['training=False inside the tape'], hint='Your training step calls the model without training=True, so BatchNorm uses its moving statistics and never updates them. Pass training=True in the training forward pass.', cell="train_step",
          replace=[("predictions = model(x, training=True)", "predictions = model(x)")]),
-    dict(name="training=False inside the tape", hint='Your training step runs the model with training=False, so BatchNorm layers are in inference mode while training. Pass training=True.', cell="train_step",
+    dict(name="training=False inside the tape", equivalent=['training flag forgotten: model(x)'], hint='Your training step runs the model with training=False, so BatchNorm layers are in inference mode while training. Pass training=True.', cell="train_step",
          replace=[("predictions = model(x, training=True)", "predictions = model(x, training=False)")]),
     dict(name="forward pass outside the tape", hint='Your forward pass runs outside the GradientTape, so the tape records nothing and the gradients are None. Run the forward pass inside the tape.', cell="train_step",
          replace=[("""    with tf.GradientTape() as tape:

@@ -13,8 +13,8 @@ def _axes(axes):
 
 MUTANTS = [
     # Exercise 1: the AdaIN layer
-    dict(name="channels-first axes (2, 3) copied from PyTorch", hint="Your statistics are taken over axes 2 and 3, PyTorch's spatial axes. Keras images are channels-last: the spatial axes are 1 and 2.", cell="adain_layer", replace=_axes("(2, 3)")),
-    dict(name="statistics over the channel axis (per position)", hint='Your statistics are taken over the channels at each position. AdaIN takes per-channel statistics over the spatial positions.', cell="adain_layer", replace=_axes("-1")),
+    dict(name="channels-first axes (2, 3) copied from PyTorch", equivalent=['statistics over the channel axis (per position)'], hint="Your statistics are taken over axes 2 and 3, PyTorch's spatial axes. Keras images are channels-last: the spatial axes are 1 and 2.", cell="adain_layer", replace=_axes("(2, 3)")),
+    dict(name="statistics over the channel axis (per position)", equivalent=['channels-first axes (2, 3) copied from PyTorch'], hint='Your statistics are taken over the channels at each position. AdaIN takes per-channel statistics over the spatial positions.', cell="adain_layer", replace=_axes("-1")),
     dict(name="statistics over the batch too (0, 1, 2)", hint="Your statistics pool the whole batch. AdaIN uses each sample's own per-channel statistics over its spatial positions.", cell="adain_layer", replace=_axes("(0, 1, 2)")),
     dict(name="unbiased variance for content and style", hint='Your statistics use the unbiased variance (divided by HW-1). Use the biased per-channel variance (divided by HW).', cell="adain_layer",
          replace=[(_C_VAR, _C_VAR + " * (content.shape[1] * content.shape[2]) / (content.shape[1] * content.shape[2] - 1)"),
