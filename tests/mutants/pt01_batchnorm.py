@@ -4,7 +4,7 @@ MUTANTS = [
     # Exercise 1: MyBatchNorm1d
     dict(name="normalizes with the unbiased batch variance", hint='Your layer normalizes with the unbiased batch variance (divided by N-1). BatchNorm normalizes with the biased variance (divided by N) and uses the unbiased one only to update the running variance.', cell="my_batchnorm1d",
          replace=[("var = x.var(dim=dims, unbiased=False)", "var = x.var(dim=dims, unbiased=True)")]),
-    dict(name="running variance updated with the biased variance", hint="Your running variance is updated with the biased batch variance. PyTorch's BatchNorm normalizes with the biased variance but feeds the unbiased one (times N/(N-1)) into the running estimate.", cell="my_batchnorm1d",
+    dict(name="running variance updated with the biased variance", hint="Your running variance is updated with the biased batch variance. PyTorch's BatchNorm normalizes with the biased variance but feeds the unbiased (Bessel-corrected, N-1) batch variance into the running estimate.", cell="my_batchnorm1d",
          replace=[("self.momentum * var * m / max(m - 1, 1)", "self.momentum * var")]),
     dict(name="eps omitted", hint='Your layer divides by the standard deviation without epsilon, so a constant feature divides by zero. Add eps to the variance before taking the square root.', cell="my_batchnorm1d",
          replace=[("torch.sqrt(var.reshape(shape) + self.eps)", "torch.sqrt(var.reshape(shape))")]),
@@ -12,7 +12,7 @@ MUTANTS = [
          replace=[("torch.sqrt(var.reshape(shape) + self.eps)", "torch.sqrt(var.reshape(shape) + 1e-5)")]),
     dict(name="eps added outside the square root", hint='Your layer adds epsilon to the standard deviation. BatchNorm adds eps to the variance, inside the square root.', cell="my_batchnorm1d",
          replace=[("torch.sqrt(var.reshape(shape) + self.eps)", "(torch.sqrt(var.reshape(shape)) + self.eps)")]),
-    dict(name="momentum convention inverted (Keras' meaning)", hint='Your running statistics keep a share of momentum of the old value. In PyTorch, momentum is the weight of the NEW batch statistic: running = (1 - momentum) * running + momentum * batch.', cell="my_batchnorm1d",
+    dict(name="momentum convention inverted (Keras' meaning)", hint='Your running statistics keep a share of momentum of the old value. In PyTorch, momentum is the weight given to the NEW batch statistic, and one minus momentum the weight kept by the old running value.', cell="my_batchnorm1d",
          replace=[("self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)",
                    "self.running_mean.mul_(self.momentum).add_((1 - self.momentum) * mean)"),
                   ("self.running_var.mul_(1 - self.momentum).add_(self.momentum * var * m / max(m - 1, 1))",

@@ -38,7 +38,7 @@ MUTANTS = [
                    "c = x - x.mean(dim=-1, keepdim=True)\n        y = c * torch.rsqrt(c.pow(2).mean(dim=-1, keepdim=True) + self.eps)")]),
     dict(name="divides by the L2 norm instead of the RMS", hint='Your RMSNorm divides by the L2 norm (sum of squares) instead of the root MEAN square, so outputs shrink by sqrt(D). Average the squares over the features.', cell="my_rmsnorm",
          replace=[("x.pow(2).mean(dim=-1, keepdim=True)", "x.pow(2).sum(dim=-1, keepdim=True)")]),
-    dict(name="eps outside the square root", hint='Your layer adds eps to the standard deviation. LayerNorm adds eps to the variance, inside the square root.', cell="my_rmsnorm",
+    dict(name="eps outside the square root", hint='Your RMSNorm adds eps to the root mean square. RMSNorm adds eps to the mean of the squares, inside the square root.', cell="my_rmsnorm",
          replace=[("y = x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)",
                    "y = x / (x.pow(2).mean(dim=-1, keepdim=True).sqrt() + self.eps)")]),
     dict(name="delegates to F.rms_norm", equivalent=['delegates to torch.ops.aten.rms_norm'], hint="Your layer calls PyTorch's built-in RMS norm. This exercise asks you to compute the root mean square yourself.", cell="my_rmsnorm",
@@ -52,7 +52,7 @@ MUTANTS = [
     # Exercise 3: flops_per_token
     dict(name="affine step forgotten", hint='Your count leaves out the elementwise affine step (the scale, and for LayerNorm the shift), which costs operations per feature when elementwise_affine is on.', cell="flops_per_token",
          replace=[("(2 * d if elementwise_affine else 0)", "0"), ("(d if elementwise_affine else 0)", "0")]),
-    dict(name="mean counted as D - 1 adds only", hint='Your count misses some of the per-token operations of the statistics (its constant term is too small). Count each addition, division and the epsilon addition, once per token.', cell="flops_per_token",
+    dict(name="mean counted as D - 1 adds only", hint='Your LayerNorm count takes each mean over D numbers as D-1 additions only. Under the counting convention a mean also costs its division, D FLOPs in all, and LayerNorm takes two means per token.', cell="flops_per_token",
          replace=[("return 5 * d + 3 + (2 * d", "return 5 * d + 1 + (2 * d")]),
     dict(name="returns a float", hint='Your function returns a float. A count of operations is an integer: return an int.', cell="flops_per_token",
          replace=[("    return 3 * d + 3 + (d if elementwise_affine else 0)",
@@ -87,4 +87,7 @@ UNCATALOGUED = [
 CORRECT = [
     dict(name='float() instead of .to(torch.float32)', cell='normalize_fp32_stats',
          replace=[('h = x.to(torch.float32)', 'h = x.float()')]),
+    dict(name='RMSNorm divides by the square root of the mean of x * x', cell='my_rmsnorm',
+         replace=[('y = x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)',
+                   'y = x / torch.sqrt((x * x).mean(dim=-1, keepdim=True) + self.eps)')]),
 ]

@@ -107,10 +107,20 @@ UNCATALOGUED = [
          replace=[('bound = 1.0', 'bound = 0.0')]),
     dict(name='divides by the squared norm of v', cell='my_weightnorm_linear',
          replace=[('self.weight_v / self.weight_v.norm(dim=1, keepdim=True))', 'self.weight_v / self.weight_v.norm(dim=1, keepdim=True) ** 2)')]),
+    dict(name='v initialized at random instead of from the initial weight', cell='my_weightnorm_linear',
+         replace=[('self.weight_v = nn.Parameter(w0.clone())', 'self.weight_v = nn.Parameter(torch.randn_like(w0))')]),
+    dict(name='sigma as the Rayleigh quotient of W^T W (the squared estimate)', cell='power_iteration',
+         replace=[(PI_SIGMA, 'sigma = torch.dot(v, W.T @ (W @ v))')]),
+    dict(name='bound is the largest layer norm instead of the product', cell='lipschitz',
+         replace=[(LIP_NORM, 'bound = max(bound, torch.linalg.matrix_norm(module.weight.double(), ord=2).item())')]),
+    dict(name='ratios inverted (input distance over output distance)', cell='lipschitz',
+         replace=[(LIP_RATIO, 'return (x - y).norm(dim=1) / (model(x) - model(y)).norm(dim=1)')]),
 ]
 
 # Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
 CORRECT = [
+    dict(name='row norms from torch.linalg.vector_norm', cell='my_weightnorm_linear',
+         replace=[(WN_WEIGHT, 'return self.weight_g * self.weight_v / torch.linalg.vector_norm(self.weight_v, dim=1, keepdim=True)')]),
     dict(name='largest singular value from svdvals', cell='lipschitz',
          replace=[('torch.linalg.matrix_norm(module.weight.double(), ord=2).item()', 'torch.linalg.svdvals(module.weight.double())[0].item()')]),
 ]

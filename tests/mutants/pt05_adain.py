@@ -15,7 +15,7 @@ MUTANTS = [
     dict(name="eps also added to the style's variance", hint="Your layer adds eps to the style's variance too. Only the content's denominator needs eps; the style's standard deviation is used as it is.", cell="adain",
          replace=[("s_std = style.var(dim=(2, 3), keepdim=True, unbiased=False).sqrt()",
                    "s_std = (style.var(dim=(2, 3), keepdim=True, unbiased=False) + eps).sqrt()")]),
-    dict(name="eps hard-coded to 1e-5", hint='Your function uses a fixed eps of 1e-5 instead of the eps argument. Use the value passed in.', cell="adain",
+    dict(name="eps hard-coded to 1e-5", hint='Your function ignores its eps argument and uses a fixed value. Use the eps passed in.', cell="adain",
          replace=[("torch.sqrt(c_var + eps)", "torch.sqrt(c_var + 1e-5)")]),
     dict(name="statistics over the batch too (per-batch, not per-sample)", hint="Your statistics pool the whole batch. AdaIN uses each sample's own per-channel statistics over its spatial positions.", cell="adain",
          replace=[("c_mean = content.mean(dim=(2, 3), keepdim=True)", "c_mean = content.mean(dim=(0, 2, 3), keepdim=True)"),
@@ -56,10 +56,53 @@ MUTANTS = [
     dict(name="statistics pooled over the batch", hint="Your statistics pool the whole batch. Compute each sample's own per-channel statistics over its spatial positions.", cell="style_loss",
          replace=[("torch.var_mean(g, dim=(2, 3), correction=0)", "torch.var_mean(g, dim=(0, 2, 3), correction=0)"),
                   ("torch.var_mean(s, dim=(2, 3), correction=0)", "torch.var_mean(s, dim=(0, 2, 3), correction=0)")]),
-    dict(name="sum of squared errors instead of the mean", hint="Your loss sums the squared errors. Use the mean squared error, as in the AdaIN paper's loss.", cell="style_loss",
+    dict(name="sum of squared errors instead of the mean", hint="Your loss sums the squared differences. Each term is a mean squared error: average the squared differences over the samples and channels.", cell="style_loss",
          replace=[("F.mse_loss(g_mean, s_mean) + F.mse_loss(torch.sqrt(g_var + eps), torch.sqrt(s_var + eps))",
                    "F.mse_loss(g_mean, s_mean, reduction='sum') + F.mse_loss(torch.sqrt(g_var + eps), "
                    "torch.sqrt(s_var + eps), reduction='sum')")]),
     dict(name="means only, no std term", hint='Your loss compares only the means. The AdaIN style loss also compares the per-channel standard deviations.', cell="style_loss",
          replace=[(" + F.mse_loss(torch.sqrt(g_var + eps), torch.sqrt(s_var + eps))", "")]),
+]
+
+# Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
+# (make diagnosis reports how often it does).
+UNCATALOGUED = [
+    dict(name="content mean never subtracted", cell="adain",
+         replace=[("return s_std * (content - c_mean) / torch.sqrt(c_var + eps) + s_mean",
+                   "return s_std * content / torch.sqrt(c_var + eps) + s_mean")]),
+    dict(name="style variance used as the scale (square root forgotten)", cell="adain",
+         replace=[("s_std = style.var(dim=(2, 3), keepdim=True, unbiased=False).sqrt()",
+                   "s_std = style.var(dim=(2, 3), keepdim=True, unbiased=False)")]),
+    dict(name="content divided by its variance, not its std", cell="adain",
+         replace=[("/ torch.sqrt(c_var + eps)", "/ (c_var + eps)")]),
+    dict(name="standard deviations only, no mean term", cell="style_loss",
+         replace=[("F.mse_loss(g_mean, s_mean) + ", "")]),
+    dict(name="absolute differences (L1) instead of squared", cell="style_loss",
+         replace=[("F.mse_loss(g_mean, s_mean) + F.mse_loss(torch.sqrt(g_var + eps), torch.sqrt(s_var + eps))",
+                   "F.l1_loss(g_mean, s_mean) + F.l1_loss(torch.sqrt(g_var + eps), torch.sqrt(s_var + eps))")]),
+    dict(name="layers averaged instead of summed", cell="style_loss",
+         replace=[("    return total\n", "    return total / len(generated)\n")]),
+]
+
+# Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
+CORRECT = [
+    dict(name="variance as the mean squared deviation, std via std(unbiased=False), rsqrt", cell="adain",
+         replace=[("c_var = content.var(dim=(2, 3), keepdim=True, unbiased=False)",
+                   "c_var = ((content - c_mean) ** 2).mean(dim=(2, 3), keepdim=True)"),
+                  ("s_std = style.var(dim=(2, 3), keepdim=True, unbiased=False).sqrt()",
+                   "s_std = style.std(dim=(2, 3), keepdim=True, unbiased=False)"),
+                  ("return s_std * (content - c_mean) / torch.sqrt(c_var + eps) + s_mean",
+                   "return (content - c_mean) * torch.rsqrt(c_var + eps) * s_std + s_mean")]),
+    dict(name="explicit squared-difference means with var(unbiased=False)", cell="style_loss",
+         source="""def style_loss(generated: list, style: list, eps: float = 1e-5) -> torch.Tensor:
+    if len(generated) != len(style) or not generated:
+        raise ValueError(f"expected two equally long, non-empty lists of features, got {len(generated)} and {len(style)}")
+    losses = []
+    for g, s in zip(generated, style):
+        g_mean, s_mean = g.mean(dim=(2, 3)), s.mean(dim=(2, 3))
+        g_std = (g.var(dim=(2, 3), unbiased=False) + eps).sqrt()
+        s_std = (s.var(dim=(2, 3), unbiased=False) + eps).sqrt()
+        losses.append(((g_mean - s_mean) ** 2).mean() + ((g_std - s_std) ** 2).mean())
+    return torch.stack(losses).sum()
+"""),
 ]

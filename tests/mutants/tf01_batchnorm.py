@@ -30,7 +30,7 @@ MUTANTS = [
             mean, variance = batch_mean, batch_variance
         else:
             mean, variance = self.moving_mean, self.moving_variance""")]),
-    dict(name="momentum convention inverted (PyTorch's: momentum weighs the new batch)", hint="Your moving statistics give momentum's weight to the new batch (PyTorch's meaning). In Keras, momentum is the weight of the OLD value: moving = momentum * moving + (1 - momentum) * batch.",
+    dict(name="momentum convention inverted (PyTorch's: momentum weighs the new batch)", hint="Your moving statistics give momentum's weight to the new batch (PyTorch's meaning). In Keras, momentum is the weight kept by the OLD moving value, and one minus momentum the weight of the new batch.",
          cell="my_batchnorm",
          replace=[(_UPDATE_MEAN, "self.moving_mean.assign((1.0 - self.momentum) * self.moving_mean + self.momentum * mean)"),
                   (_UPDATE_VAR, "self.moving_variance.assign((1.0 - self.momentum) * self.moving_variance + self.momentum * variance)")]),
@@ -71,7 +71,7 @@ MUTANTS = [
     with tf.GradientTape() as tape:
         loss = loss_fn(y, predictions)""")]),
     # ---------------------------------------------------------------- Exercise 3: torch_bn_to_keras_kwargs
-    dict(name="momentum passed through unchanged", hint="Your conversion passes PyTorch's momentum to Keras unchanged. The two mean opposite things: Keras' momentum is one minus PyTorch's.", cell="torch_bn_to_keras_kwargs",
+    dict(name="momentum passed through unchanged", hint="Your conversion passes PyTorch's momentum to Keras unchanged. The two mean opposite things: PyTorch's weighs the new batch, Keras' weighs the old average, so they are complements.", cell="torch_bn_to_keras_kwargs",
          replace=[('"momentum": 1.0 - float(momentum)', '"momentum": float(momentum)')]),
     dict(name="eps hard-coded to PyTorch's default", hint='Your conversion always uses epsilon 1e-5 instead of the eps it was given. Pass the given value through.', cell="torch_bn_to_keras_kwargs",
          replace=[('"epsilon": float(eps)', '"epsilon": 1e-5')]),
@@ -94,4 +94,7 @@ UNCATALOGUED = [
 CORRECT = [
     dict(name='momentum converted as float(1 - momentum)', cell='torch_bn_to_keras_kwargs',
          replace=[('1.0 - float(momentum)', 'float(1 - momentum)')]),
+    dict(name='batch moments computed with reduce_mean', cell='my_batchnorm',
+         replace=[(_MOMENTS, "mean = tf.reduce_mean(x, axis=axes)\n"
+                             "            variance = tf.reduce_mean(tf.square(x - mean), axis=axes)")]),
 ]

@@ -20,7 +20,7 @@ MUTANTS = [
     dict(name="delegates to keras.layers.LayerNormalization (built inside call)", hint="Your layer builds Keras' LayerNormalization inside call. This exercise asks you to compute the mean and variance yourself.", cell="my_layernorm",
          replace=[(_LN_STATS, "        outputs = keras.layers.LayerNormalization(axis=-1, epsilon=self.epsilon, center=False,"
                               " scale=False)(inputs)")]),
-    dict(name="tf.nn.moments + tf.nn.batch_normalization over the last axis", hint="Your layer uses TensorFlow's built-in moments and normalization ops. This exercise asks you to compute the mean and variance yourself with keras.ops.", cell="my_layernorm",
+    dict(name="tf.nn.moments + tf.nn.batch_normalization over the last axis", equivalent=["delegates to keras.ops.layer_normalization"], hint="Your layer uses TensorFlow's built-in moments and normalization ops. This exercise asks you to compute the mean and variance yourself with keras.ops.", cell="my_layernorm",
          replace=[(_LN_STATS + "\n" + _LN_AFFINE,
                    "        mean, variance = tf.nn.moments(inputs, axes=[-1], keepdims=True)\n"
                    "        return tf.nn.batch_normalization(inputs, mean, variance, self.beta, self.gamma, self.epsilon)")]),
@@ -85,6 +85,11 @@ UNCATALOGUED = [
 
 # Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
 CORRECT = [
+    dict(name='variance from keras.ops.var and a division by the square root', cell='my_layernorm',
+         replace=[('variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)',
+                   'variance = ops.var(inputs, axis=-1, keepdims=True)'),
+                  ('outputs = centred * ops.rsqrt(variance + self.epsilon)',
+                   'outputs = centred / ops.sqrt(variance + self.epsilon)')]),
     dict(name='one division by seconds * 1e9', cell='achieved_bandwidth',
          replace=[('/ seconds / 1e9', '/ (seconds * 1e9)')]),
 ]

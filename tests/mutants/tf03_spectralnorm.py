@@ -40,3 +40,25 @@ MUTANTS = [
     dict(name="no reshape of a 4-D kernel", hint='Your function takes singular values of a 4-D convolution kernel without reshaping it. Flatten it to a (-1, out_channels) matrix first, as spectral normalization does.', cell="kernel_spectral_norms",
          replace=[("            kernel = kernel.reshape(-1, kernel.shape[-1]).astype(np.float64)\n", "")]),
 ]
+
+# Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
+# (make diagnosis reports how often it does).
+UNCATALOGUED = [
+    dict(name="sigma computed with the old vector_u instead of the updated u", cell="power_iteration_step",
+         replace=[(SIGMA, "sigma = ops.matmul(ops.matmul(v, weights), ops.transpose(vector_u))[0, 0]")]),
+    dict(name="kernel multiplied by sigma instead of divided", cell="power_iteration_step",
+         replace=[(RETURN, "return u, kernel * sigma, sigma")]),
+    dict(name="squared spectral norm (largest eigenvalue of K^T K)", cell="kernel_spectral_norms",
+         replace=[(SVD, "norms.append(float(np.linalg.eigvalsh(kernel.T @ kernel)[-1]))")]),
+    dict(name="kernel flattened to (out, -1) in memory order instead of (-1, out)", cell="kernel_spectral_norms",
+         replace=[("kernel = kernel.reshape(-1, kernel.shape[-1]).astype(np.float64)",
+                   "kernel = kernel.reshape(kernel.shape[-1], -1).astype(np.float64)")]),
+]
+
+# Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
+CORRECT = [
+    dict(name="sigma as the dot product of u with v times the kernel", cell="power_iteration_step",
+         replace=[(SIGMA, "sigma = ops.sum(ops.matmul(v, weights) * u)")]),
+    dict(name="spectral norm as the square root of the top eigenvalue of K^T K", cell="kernel_spectral_norms",
+         replace=[(SVD, "norms.append(float(np.sqrt(np.linalg.eigvalsh(kernel.T @ kernel)[-1])))")]),
+]

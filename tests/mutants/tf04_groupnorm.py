@@ -29,7 +29,7 @@ MUTANTS = [
                    "        return ops.reshape(outputs, shape)\n")]),
     dict(name="divisibility not checked", hint='Your layer accepts a number of channels that groups does not divide. Raise a ValueError that names both numbers.', cell="my_groupnorm",
          replace=[('raise ValueError(f"the number of channels ({self.channels}) must be divisible by groups ({self.groups})")', "pass")]),
-    dict(name="Keras' default epsilon hard-coded", hint="Your layer uses a fixed epsilon of 1e-3 instead of the layer's own epsilon. Use the configured value.", cell="my_groupnorm",
+    dict(name="Keras' default epsilon hard-coded", hint="Your layer ignores its epsilon argument and uses a fixed value (such as Keras' default 1e-3). Use the epsilon the layer was built with.", cell="my_groupnorm",
          replace=[("ops.rsqrt(variance + self.epsilon)", "ops.rsqrt(variance + 1e-3)")]),
     dict(name="delegates to keras.layers.GroupNormalization", hint="Your layer wraps Keras' built-in GroupNormalization. This exercise asks you to compute the group statistics yourself.", cell="my_groupnorm",
          replace=[("        shape = ops.shape(inputs)\n",

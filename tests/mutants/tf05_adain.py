@@ -46,3 +46,36 @@ MUTANTS = [
          replace=[("ops.mean(ops.square(g_mean - s_mean)) + ops.mean(ops.square(g_std - s_std))",
                    "ops.sum(ops.square(g_mean - s_mean)) + ops.sum(ops.square(g_std - s_std))")]),
 ]
+
+# Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
+# (make diagnosis reports how often it does).
+UNCATALOGUED = [
+    dict(name="content mean never subtracted", cell="adain_layer",
+         replace=[(_OUT, "return s_std * content / ops.sqrt(c_var + self.eps) + s_mean")]),
+    dict(name="style variance used as the scale (square root forgotten)", cell="adain_layer",
+         replace=[(_S_STD, "s_std = ops.var(style, axis=(1, 2), keepdims=True)")]),
+    dict(name="absolute differences (L1) instead of squared", cell="style_loss",
+         replace=[("ops.mean(ops.square(g_mean - s_mean)) + ops.mean(ops.square(g_std - s_std))",
+                   "ops.mean(ops.abs(g_mean - s_mean)) + ops.mean(ops.abs(g_std - s_std))")]),
+]
+
+# Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
+CORRECT = [
+    dict(name="variance as the mean squared deviation, style std from ops.std, rsqrt", cell="adain_layer",
+         replace=[(_C_VAR, "c_var = ops.mean(ops.square(content - c_mean), axis=(1, 2), keepdims=True)"),
+                  (_S_STD, "s_std = ops.std(style, axis=(1, 2), keepdims=True)"),
+                  (_OUT, "return (content - c_mean) * ops.rsqrt(c_var + self.eps) * s_std + s_mean")]),
+    dict(name="statistics from centred features, per-layer terms summed at the end", cell="style_loss",
+         source="""def style_loss(generated, style, eps=1e-5):
+    if len(generated) != len(style) or not generated:
+        raise ValueError(f"expected two equally long, non-empty lists of features, got {len(generated)} and {len(style)}")
+    terms = []
+    for g, s in zip(generated, style):
+        g_mu = ops.mean(g, axis=(1, 2), keepdims=True)
+        s_mu = ops.mean(s, axis=(1, 2), keepdims=True)
+        g_std = ops.sqrt(ops.mean(ops.square(g - g_mu), axis=(1, 2)) + eps)
+        s_std = ops.sqrt(ops.mean(ops.square(s - s_mu), axis=(1, 2)) + eps)
+        terms.append(ops.mean(ops.square(g_mu - s_mu)) + ops.mean(ops.square(g_std - s_std)))
+    return ops.sum(ops.stack(terms))
+"""),
+]
