@@ -105,7 +105,8 @@ def test_autograde_demo_class(lab, graded_class):
     graded = graded_class(lab)  # the demo students sit in the lab's shared hostile classroom
     root = graded.root
     demo = [graded.outcomes[s] for s in pipeline.DEMO_STUDENTS]
-    assert all(o.status == "graded" and not o.notes for o in demo), graded.report
+    # (a catalogued mistake may delegate to a built-in: its review note is expected, and checked in test_trust)
+    assert all(o.status == "graded" and (not o.notes or o.student == "demo-mistake") for o in demo), graded.report
     solution = cell_scores(root, lab, "demo-solution")
     assert all(score == top for score, top in solution.values()), f"solution lost points: {solution}"
     untouched = cell_scores(root, lab, "demo-untouched")
