@@ -33,7 +33,7 @@ MUTANTS = [
                    "self.running_mean = self.running_mean * (1 - self.momentum) + self.momentum * mean"),
                   ("self.running_var.mul_(1 - self.momentum).add_(self.momentum * var * m / max(m - 1, 1))",
                    "self.running_var = self.running_var * (1 - self.momentum) + self.momentum * var * m / max(m - 1, 1)")]),
-    dict(name="statistics over the batch axis only for (N, C, L) inputs", hint='For (N, C, L) inputs your statistics are not taken over the batch and length axes together. BatchNorm1d computes one mean and variance per channel over every axis except the channel axis.', cell="my_batchnorm1d",
+    dict(name="statistics over the batch axis only for (N, C, L) inputs", hint='For (N, C, L) inputs your variance averages per-position variances over the batch, which misses the spread between positions. BatchNorm1d computes one mean and one variance per channel over all N*L values together.', cell="my_batchnorm1d",
          replace=[("mean = x.mean(dim=dims)", "mean = x.mean(dim=0).mean(dim=-1) if x.dim() == 3 else x.mean(dim=0)"),
                   ("var = x.var(dim=dims, unbiased=False)",
                    "var = x.var(dim=0, unbiased=False).mean(dim=-1) if x.dim() == 3 else x.var(dim=0, unbiased=False)")]),
@@ -64,12 +64,22 @@ UNCATALOGUED = [
          replace=[('self.beta = nn.Parameter(torch.zeros(num_features))', 'self.beta = nn.Parameter(torch.ones(num_features))')]),
     dict(name='variance as the mean of squares (not centred)', cell='my_batchnorm1d',
          replace=[('var = x.var(dim=dims, unbiased=False)', 'var = (x * x).mean(dim=dims)')]),
+    dict(name='scale applied after the shift', cell='my_batchnorm1d',
+         replace=[('return self.gamma.reshape(shape) * x_hat + self.beta.reshape(shape)',
+                   'return self.gamma.reshape(shape) * (x_hat + self.beta.reshape(shape))')]),
     dict(name='batch-mates drawn with replacement', cell='predictions_across_batches',
          replace=[('torch.randperm(len(pool), generator=generator)[:batch_size - 1]', 'torch.randint(len(pool), (batch_size - 1,), generator=generator)')]),
+    dict(name='example placed last but the first row returned', cell='predictions_across_batches',
+         replace=[('batch = torch.cat([example[None], pool[idx]])', 'batch = torch.cat([pool[idx], example[None]])')]),
+    dict(name='generator ignored (batch-mates from the global RNG)', cell='predictions_across_batches',
+         replace=[('torch.randperm(len(pool), generator=generator)', 'torch.randperm(len(pool))')]),
 ]
 
 # Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
 CORRECT = [
     dict(name='variance from the centred squares', cell='my_batchnorm1d',
          replace=[('var = x.var(dim=dims, unbiased=False)', 'var = ((x - x.mean(dim=dims, keepdim=True)) ** 2).mean(dim=dims)')]),
+    dict(name='example placed last and the last row returned', cell='predictions_across_batches',
+         replace=[('batch = torch.cat([example[None], pool[idx]])', 'batch = torch.cat([pool[idx], example[None]])'),
+                  ('rows.append(probe(batch)[0])', 'rows.append(probe(batch)[-1])')]),
 ]

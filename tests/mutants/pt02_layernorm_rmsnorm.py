@@ -77,10 +77,28 @@ MUTANTS = [
 UNCATALOGUED = [
     dict(name='weight initialized to zeros', cell='my_layernorm',
          replace=[('self.weight = nn.Parameter(torch.ones(normalized_shape))', 'self.weight = nn.Parameter(torch.zeros(normalized_shape))')]),
+    dict(name='bias added before the weight', cell='my_layernorm',
+         replace=[('        if self.weight is not None:\n            y = y * self.weight\n        if self.bias is not None:\n            y = y + self.bias\n',
+                   '        if self.bias is not None:\n            y = y + self.bias\n        if self.weight is not None:\n            y = y * self.weight\n')]),
+    dict(name='variance from the uncentred squares', cell='my_layernorm',
+         replace=[('var = (centred * centred).mean(dim=-1, keepdim=True)', 'var = (x * x).mean(dim=-1, keepdim=True)')]),
     dict(name='square root forgotten (divides by the mean square)', cell='my_rmsnorm',
          replace=[('y = x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)', 'y = x / (x.pow(2).mean(dim=-1, keepdim=True) + self.eps)')]),
+    dict(name='eps hard-coded to the default 1e-6', cell='my_rmsnorm',
+         replace=[('x.pow(2).mean(dim=-1, keepdim=True) + self.eps)', 'x.pow(2).mean(dim=-1, keepdim=True) + 1e-6)')]),
+    dict(name='weight created even without elementwise_affine', cell='my_rmsnorm',
+         replace=[('        if elementwise_affine:\n            self.weight = nn.Parameter(torch.ones(normalized_shape))\n        else:\n            self.register_parameter("weight", None)\n',
+                   '        self.weight = nn.Parameter(torch.ones(normalized_shape))\n')]),
     dict(name='affine step counted once per token', cell='flops_per_token',
          replace=[('(2 * d if elementwise_affine else 0)', '(2 if elementwise_affine else 0)')]),
+    dict(name='RMSNorm charged for a bias too', cell='flops_per_token',
+         replace=[('(d if elementwise_affine else 0)', '(2 * d if elementwise_affine else 0)')]),
+    dict(name='the three scalar operations left out', cell='flops_per_token',
+         replace=[('return 5 * d + 3 + ', 'return 5 * d + '), ('return 3 * d + 3 + ', 'return 3 * d + ')]),
+    dict(name='both kinds centred', cell='normalize_fp32_stats',
+         replace=[('    if kind == "layernorm":\n        h = h - h.mean', '    if True:\n        h = h - h.mean')]),
+    dict(name='bias ignored', cell='normalize_fp32_stats',
+         replace=[('        h = h + bias.to(torch.float32)', '        pass')]),
 ]
 
 # Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.

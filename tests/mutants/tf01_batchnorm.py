@@ -84,10 +84,23 @@ MUTANTS = [
 UNCATALOGUED = [
     dict(name='beta initialized to ones', cell='my_batchnorm',
          replace=[('initializer="zeros", trainable=True, name="beta"', 'initializer="ones", trainable=True, name="beta"')]),
+    dict(name='moving_variance initialized to zeros', cell='my_batchnorm',
+         replace=[('initializer="ones", trainable=False,', 'initializer="zeros", trainable=False,')]),
+    dict(name='get_config leaves out epsilon', cell='my_batchnorm',
+         replace=[('return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}',
+                   'return {**super().get_config(), "momentum": self.momentum}')]),
     dict(name='gradients computed but never applied', cell='train_step',
          replace=[('optimizer.apply_gradients(zip(grads, model.trainable_variables))', 'pass')]),
+    dict(name='loss arguments swapped (predictions first)', cell='train_step',
+         replace=[('loss = loss_fn(y, predictions)', 'loss = loss_fn(predictions, y)')]),
+    dict(name='returns the predictions instead of the loss', cell='train_step',
+         replace=[('    return loss\n', '    return predictions\n')]),
     dict(name='eps not validated', cell='torch_bn_to_keras_kwargs',
          replace=[('raise ValueError(f"eps must be a positive number, got {eps!r}")', 'pass')]),
+    dict(name="epsilon returned under PyTorch's key eps", cell='torch_bn_to_keras_kwargs',
+         replace=[('"epsilon": float(eps)', '"eps": float(eps)')]),
+    dict(name='momentum bounds exclusive (0 and 1 rejected)', cell='torch_bn_to_keras_kwargs',
+         replace=[('not 0.0 <= momentum <= 1.0', 'not 0.0 < momentum < 1.0')]),
 ]
 
 # Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.

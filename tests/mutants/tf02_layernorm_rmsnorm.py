@@ -69,7 +69,7 @@ MUTANTS = [
          replace=[("return 2 * n_elements *", "return n_elements *")]),
     dict(name="4 bytes per element hard-coded", hint='Your bandwidth assumes 4 bytes per element whatever the dtype. Use the size of the dtype you were given.', cell="achieved_bandwidth",
          replace=[("tf.as_dtype(dtype).size", "4")]),
-    dict(name="GiB/s instead of GB/s", hint='Your bandwidth is in GiB/s (divided by 2**30). The exercise asks for GB/s, decimal gigabytes (1e9 bytes).', cell="achieved_bandwidth", replace=[("/ 1e9", "/ 2**30")]),
+    dict(name="GiB/s instead of GB/s", hint='Your bandwidth is in GiB/s (divided by 2^30). The exercise asks for GB/s, decimal gigabytes (1e9 bytes).', cell="achieved_bandwidth", replace=[("/ 1e9", "/ 2**30")]),
 ]
 
 # Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
@@ -77,10 +77,27 @@ MUTANTS = [
 UNCATALOGUED = [
     dict(name='beta initialized to ones', cell='my_layernorm',
          replace=[('initializer="zeros")', 'initializer="ones")')]),
+    dict(name='beta added before the scale', cell='my_layernorm',
+         replace=[(_LN_AFFINE, """        if self.beta is not None:
+            outputs = outputs + self.beta
+        if self.gamma is not None:
+            outputs = outputs * self.gamma
+        return outputs""")]),
+    dict(name='get_config leaves out center and scale', cell='my_layernorm',
+         replace=[('return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale}',
+                   'return {**super().get_config(), "epsilon": self.epsilon}')]),
     dict(name='square root forgotten (RMSNorm divides by the mean square)', cell='my_rmsnorm',
          replace=[('outputs = inputs * ops.rsqrt(mean_square + self.epsilon)', 'outputs = inputs / (mean_square + self.epsilon)')]),
+    dict(name='epsilon hard-coded to the default 1e-6', cell='my_rmsnorm',
+         replace=[('ops.rsqrt(mean_square + self.epsilon)', 'ops.rsqrt(mean_square + 1e-6)')]),
+    dict(name='gamma created even when scale=False', cell='my_rmsnorm',
+         replace=[("""        self.gamma = (self.add_weight(name="gamma", shape=(self.dim,), initializer="ones")
+                      if self.scale else None)""",
+                   '        self.gamma = self.add_weight(name="gamma", shape=(self.dim,), initializer="ones")')]),
     dict(name='seconds taken for milliseconds', cell='achieved_bandwidth',
          replace=[('/ seconds / 1e9', '/ (seconds / 1000) / 1e9')]),
+    dict(name='gigabits per second (bytes counted as bits)', cell='achieved_bandwidth',
+         replace=[('tf.as_dtype(dtype).size', 'tf.as_dtype(dtype).size * 8')]),
 ]
 
 # Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
