@@ -79,9 +79,9 @@ def main() -> int:
                 pipeline.nbgrader("autograde", args.lab, "--force", f"--Execute.timeout={args.cell_seconds}",
                                   root=root, check=False)
             else:
-                pipeline.grade_class(root, [args.lab], progress=False, limits=limits,
-                                     workers=1 if "1 worker" in name else 2, diagnosis="no diagnosis" not in name)
-                runs[name] = dict(pipeline.grade_class.last_run)
+                runs[name] = pipeline.grade_class(root, [args.lab], progress=False, limits=limits,
+                                                  workers=1 if "1 worker" in name else 2,
+                                                  diagnosis="no diagnosis" not in name)
             results[name] = time.perf_counter() - start
             print(f"{name:42s} {results[name]:7.1f} s  {args.students / results[name] * 60:6.1f} submissions/min",
                   flush=True)
@@ -93,9 +93,9 @@ def main() -> int:
         print(f"cost ratio to plain nbgrader, same run, 1 worker each: {one / plain:.2f}")
         bare, run = results["grade_class, 1 worker, no diagnosis"], runs["grade_class, 1 worker"]
         print(f"diagnosis, 1 worker: the whole run {one:.1f} s vs {bare:.1f} s without ({(one / bare - 1):+.0%}); "
-              f"its catalogue {run['catalogue_seconds']:.1f} s once per lab (cached), comparisons "
-              f"{run['diagnosis_seconds'] * 1000 / args.students:.1f} ms per submission; "
-              f"without the catalogue's one-time cost {((one - run['catalogue_seconds']) / bare - 1):+.0%}")
+              f"its catalogue {run.catalogue_seconds:.1f} s once per lab (cached), comparisons "
+              f"{run.diagnosis_seconds * 1000 / args.students:.1f} ms per submission; "
+              f"without the catalogue's one-time cost {((one - run.catalogue_seconds) / bare - 1):+.0%}")
     return 0
 
 

@@ -17,10 +17,33 @@ say = console.say
 QUIET_STEPS = ("course", "execute", "references", "release", "collect", "class", "grade")
 
 
-def report(rows, outcomes) -> None:
-    run = pipeline.grade_class.last_run
-    say(pipeline.grade_table(rows))
-    say(pipeline.summary(rows, outcomes, seconds=run["seconds"], ran=run["ran"], problems=run.get("catalogue_problems")))
+def report(run) -> None:
+    """The grade table and the summary of a :class:`~instructor.grading.GradingRun`."""
+    say(pipeline.grade_table(run.grades))
+    say(pipeline.summary(run.grades, run.outcomes, seconds=run.seconds, ran=run.ran, problems=run.catalogue_problems))
+
+
+# The Limits a grading step can be given on the command line (the rest: --no-isolation, and threads from
+# --workers); the options and their defaults are generated from the dataclass, the one place they live.
+LIMIT_OPTIONS = {"notebook_seconds": "the whole notebook's time limit, seconds",
+                 "cell_seconds": "one cell's time limit, seconds",
+                 "memory_mb": "the kernel's address space, MiB",
+                 "file_mb": "the largest file the kernel may write, MiB"}
+
+
+def add_limit_options(parser) -> None:
+    import dataclasses
+
+    defaults = pipeline.Limits()
+    types = {f.name: f.type for f in dataclasses.fields(defaults)}
+    for name, text in LIMIT_OPTIONS.items():
+        default = getattr(defaults, name)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float if "float" in str(types[name]) else int,
+                            default=default, help=f"{text} (default: {default:g})")
+
+
+def limits_from(args) -> "pipeline.Limits":
+    return pipeline.Limits(isolate=not args.no_isolation, **{name: getattr(args, name) for name in LIMIT_OPTIONS})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         g.add_argument("--scheduler", default=None,
                        help="address of an existing Dask scheduler (tcp://host:8786) to grade on instead")
         g.add_argument("--no-resume", action="store_true", help="grade everything again, even unchanged files")
+        add_limit_options(g)
         g.add_argument("--no-isolation", action="store_true",
                        help="run submissions without the bubblewrap sandbox (only for code you trust)")
         g.add_argument("--no-diagnosis", action="store_true",
@@ -94,112 +118,133 @@ def execute(lab: str, mode: str, extra: dict | None = None) -> None:
     say(f"executed {lab:28s} {seconds:6.1f} s")
 
 
-def run(args, chosen, parser) -> int:
-    if args.step in ("course", "execute"):
-        for lab in chosen:
-            execute(lab, args.mode, pipeline.reference_parameters(lab, pipeline.BUILD / "references"))
-        if args.step == "execute":
-            say(f"executed notebooks: {(pipeline.BUILD / 'executed').relative_to(ROOT)}/")
-            return 0
-    if args.step == "references":
-        for lab in chosen:
-            if pipeline.reference_parameters(lab, Path("unused")):
-                # REFERENCE_DIR stays None: the notebook writes to course_utils/references/
-                execute(lab, "quick")
+def execute_step(args, chosen, parser) -> int:
+    """course / execute: run the solution notebooks; course goes on to release and the demo class."""
+    for lab in chosen:
+        execute(lab, args.mode, pipeline.reference_parameters(lab, pipeline.BUILD / "references"))
+    if args.step == "execute":
+        say(f"executed notebooks: {(pipeline.BUILD / 'executed').relative_to(ROOT)}/")
         return 0
-    if args.step in ("course", "release"):
-        for notebook in pipeline.release(ROOT, chosen):
-            say(f"released {notebook.relative_to(ROOT)}")
-        if args.step == "release":
-            return 0
-    if args.step == "course":
-        demo = pipeline.BUILD / "demo_class"
+    release_step(args, chosen, parser)
+    demo = pipeline.BUILD / "demo_class"
+    start = time.perf_counter()
+    pipeline.build_demo_class(demo, chosen)
+    run = pipeline.grade_class(demo, chosen, workers=os.cpu_count() or 1, progress=console.stream)
+    say(f"\nDemo class graded in {time.perf_counter() - start:.1f} s "
+        f"(students: {', '.join(pipeline.DEMO_STUDENTS)})\n")
+    report(run)
+    say(f"\nfeedback: {(demo / 'feedback').relative_to(ROOT)}/  grades: {(demo / 'grades.csv').relative_to(ROOT)}"
+        f"  grading log: {(demo / 'grading.log').relative_to(ROOT)}  console log: {console.where()}")
+    return 0
+
+
+def references_step(args, chosen, parser) -> int:
+    for lab in chosen:
+        if pipeline.reference_parameters(lab, Path("unused")):
+            execute(lab, "quick")  # REFERENCE_DIR stays None: the notebook writes to course_utils/references/
+    return 0
+
+
+def release_step(args, chosen, parser) -> int:
+    for notebook in pipeline.release(ROOT, chosen):
+        say(f"released {notebook.relative_to(ROOT)}")
+    return 0
+
+
+def collect_step(args, chosen, parser) -> int:
+    """collect / class: the LMS download into submitted/; class goes on to grade."""
+    if len(chosen) != 1:
+        parser.error(f"{args.step} needs exactly one lab: --labs <lab>")
+    if chosen[0] not in labs():
+        console.error(f"error: unknown lab {chosen[0]!r}; the labs are: {', '.join(labs())}")
+        return 2
+    if not args.downloads.exists():
+        console.error(f"error: no such download {str(args.downloads)!r}: give the LMS's zip file "
+                      "(Canvas submissions.zip, Moodle's download) or the folder holding it")
+        return 2
+    say(pipeline.collect(args.downloads, chosen[0]).summary())
+    return 0 if args.step == "collect" else grade_step(args, chosen, parser)
+
+
+def grade_step(args, chosen, parser) -> int:
+    try:
+        run = pipeline.grade_class(ROOT, chosen, workers=args.workers, scheduler=args.scheduler,
+                                   progress=console.stream, limits=limits_from(args), resume=not args.no_resume,
+                                   lms_name=args.lms, diagnosis=not args.no_diagnosis)
+    except pipeline.CourseError as err:
+        console.error(f"error: {err}")
+        return 2
+    report(run)
+    say(f"feedback/, grades.csv and class_report.html (+ score_histogram.png) written; details in grading.log "
+        f"and {console.where()}")
+    for path in sorted((ROOT / "lms").glob("*")) if (ROOT / "lms").is_dir() else []:
+        if path.name != "roster.json":
+            say(f"for the LMS: {path.relative_to(ROOT)}")
+    return 0
+
+
+def export_step(args, chosen, parser) -> int:
+    from . import lms
+
+    lms.name_students(ROOT)
+    print(f"wrote {pipeline.export(ROOT)}")
+    rows = pipeline.grades(ROOT)
+    for path in lms.export(ROOT, args.labs or sorted({g.lab for g in rows}), rows, args.lms):
+        print(f"wrote {path.relative_to(ROOT)}")
+    print()
+    print(pipeline.grade_table(rows))
+    return 0
+
+
+def mutants_step(args, chosen, parser) -> int:
+    from . import mutants
+
+    results = {}
+    for lab in chosen:
         start = time.perf_counter()
-        pipeline.build_demo_class(demo, chosen)
-        rows, outcomes = pipeline.grade_class(demo, chosen, workers=os.cpu_count() or 1, progress=console.stream)
-        say(f"\nDemo class graded in {time.perf_counter() - start:.1f} s "
-            f"(students: {', '.join(pipeline.DEMO_STUDENTS)})\n")
-        report(rows, outcomes)
-        say(f"\nfeedback: {(demo / 'feedback').relative_to(ROOT)}/  grades: {(demo / 'grades.csv').relative_to(ROOT)}"
-            f"  grading log: {(demo / 'grading.log').relative_to(ROOT)}  console log: {console.where()}")
-        return 0
-    if args.step in ("collect", "class"):
-        if len(chosen) != 1:
-            parser.error(f"{args.step} needs exactly one lab: --labs <lab>")
-        if chosen[0] not in labs():
-            console.error(f"error: unknown lab {chosen[0]!r}; the labs are: {', '.join(labs())}")
-            return 2
-        if not args.downloads.exists():
-            console.error(f"error: no such download {str(args.downloads)!r}: give the LMS's zip file "
-                          "(Canvas submissions.zip, Moodle's download) or the folder holding it")
-            return 2
-        say(pipeline.collect(args.downloads, chosen[0]).summary())
-        if args.step == "collect":
-            return 0
-    if args.step in ("class", "grade"):
-        try:
-            rows, outcomes = pipeline.grade_class(ROOT, chosen, workers=args.workers, scheduler=args.scheduler,
-                                                  progress=console.stream,
-                                                  limits=pipeline.Limits(isolate=not args.no_isolation),
-                                                  resume=not args.no_resume, lms_name=args.lms,
-                                                  diagnosis=not args.no_diagnosis)
-        except pipeline.CourseError as err:
-            console.error(f"error: {err}")
-            return 2
-        report(rows, outcomes)
-        say(f"feedback/, grades.csv and class_report.html (+ score_histogram.png) written; details in grading.log "
-            f"and {console.where()}")
-        for path in sorted((ROOT / "lms").glob("*")) if (ROOT / "lms").is_dir() else []:
-            if path.name != "roster.json":
-                say(f"for the LMS: {path.relative_to(ROOT)}")
-        return 0
-    if args.step == "autograde":
-        return max(pipeline.autograde(lab).returncode for lab in chosen)
-    if args.step == "feedback":
-        return max(pipeline.feedback(lab).returncode for lab in chosen)
-    if args.step == "export":
-        from . import lms
+        results[lab] = mutants.run_lab(lab)
+        print(f"  {lab:28s} {len(results[lab]):3d} mutants in {time.perf_counter() - start:6.1f} s", flush=True)
+    print(mutants.table(results))
+    return 0 if all(r.caught for rs in results.values() for r in rs) else 1
 
-        lms.name_students(ROOT)
-        print(f"wrote {pipeline.export(ROOT)}")
-        rows = pipeline.grades(ROOT)
-        for path in lms.export(ROOT, args.labs or sorted({g.lab for g in rows}), rows, args.lms):
-            print(f"wrote {path.relative_to(ROOT)}")
-        print()
-        print(pipeline.grade_table(rows))
-        return 0
-    if args.step == "mutants":
-        from . import mutants
 
-        results = {}
-        for lab in chosen:
-            start = time.perf_counter()
-            results[lab] = mutants.run_lab(lab)
-            print(f"  {lab:28s} {len(results[lab]):3d} mutants in {time.perf_counter() - start:6.1f} s", flush=True)
-        print(mutants.table(results))
-        return 0 if all(r.caught for rs in results.values() for r in rs) else 1
-    if args.step == "diagnosis":
-        from . import mutants
+def diagnosis_step(args, chosen, parser) -> int:
+    from . import mutants
 
-        qualities = []
-        for lab in chosen:
-            start = time.perf_counter()
-            qualities.append(mutants.diagnose_lab(lab))
-            print(f"  {lab:28s} {len(qualities[-1].results):3d} entries in {time.perf_counter() - start:6.1f} s "
-                  f"(catalogue {qualities[-1].seconds:.1f} s)", flush=True)
-        print(mutants.quality_table(qualities))
-        totals = [q.counts() for q in qualities]
-        share = sum(c["self"] for c in totals) / max(1, sum(c["mistakes"] for c in totals))
-        return 0 if share >= 0.9 and not any(c["correct_diagnosed"] for c in totals) else 1
-    if args.step == "colab-check":
-        from . import colab_check
+    qualities = []
+    for lab in chosen:
+        start = time.perf_counter()
+        qualities.append(mutants.diagnose_lab(lab))
+        print(f"  {lab:28s} {len(qualities[-1].results):3d} entries in {time.perf_counter() - start:6.1f} s "
+              f"(catalogue {qualities[-1].seconds:.1f} s)", flush=True)
+    print(mutants.quality_table(qualities))
+    totals = [q.counts() for q in qualities]
+    share = sum(c["self"] for c in totals) / max(1, sum(c["mistakes"] for c in totals))
+    return 0 if share >= 0.9 and not any(c["correct_diagnosed"] for c in totals) else 1
 
-        return colab_check.main(args.runtime, args.labs, say=lambda line: print(line, flush=True))
-    if args.step == "tidy":
-        for path in tidy_sources():
-            print(f"tidied {path.relative_to(ROOT)}")
-        return 0
-    return 1
+
+def colab_check_step(args, chosen, parser) -> int:
+    from . import colab_check
+
+    return colab_check.main(args.runtime, args.labs, say=lambda line: print(line, flush=True))
+
+
+def tidy_step(args, chosen, parser) -> int:
+    for path in tidy_sources():
+        print(f"tidied {path.relative_to(ROOT)}")
+    return 0
+
+
+STEPS = {"course": execute_step, "execute": execute_step, "references": references_step, "release": release_step,
+         "collect": collect_step, "class": collect_step, "grade": grade_step,
+         "autograde": lambda args, chosen, parser: max(pipeline.autograde(lab).returncode for lab in chosen),
+         "feedback": lambda args, chosen, parser: max(pipeline.feedback(lab).returncode for lab in chosen),
+         "export": export_step, "mutants": mutants_step, "diagnosis": diagnosis_step,
+         "colab-check": colab_check_step, "tidy": tidy_step}
+
+
+def run(args, chosen, parser) -> int:
+    return STEPS[args.step](args, chosen, parser)
 
 
 if __name__ == "__main__":

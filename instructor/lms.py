@@ -40,6 +40,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .course import CourseFolder
+
 ROSTER = Path("lms") / "roster.json"
 LMS_NAMES = ("canvas", "moodle")
 MAX_DEPTH = 3                   # zips inside zips inside the download
@@ -238,7 +240,7 @@ def collect(downloads: Path, lab: str, root: Path) -> Collected:
         for other in entries:
             if other[2] != rel:
                 result.skipped.append(f"{other[2]}: another notebook of {student}; graded {rel!r} (newest)")
-        target = root / "submitted" / student / lab / f"{lab}.ipynb"
+        target = CourseFolder(root).submitted(student, lab)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink():
             target.unlink()
@@ -277,9 +279,9 @@ def name_students(root: Path) -> None:
     from nbgrader.api import Gradebook
 
     roster = load_roster(root)
-    if not roster["students"] or not (root / "gradebook.db").exists():
+    if not roster["students"] or not CourseFolder(root).gradebook.exists():
         return
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with warnings.catch_warnings(), Gradebook(CourseFolder(root).gradebook_url) as gb:
         warnings.simplefilter("ignore")
         for student, info in roster["students"].items():
             first, _, last = info["name"].rpartition(" ") if " " in info["name"] else ("", "", info["name"])
@@ -353,7 +355,7 @@ def _moodle_grades(path: Path, people: dict, handed_in: dict, lab: str, score: d
 
 
 def _feedback_file(root: Path, student: str, lab: str) -> Path | None:
-    path = root / "feedback" / student / lab / f"{lab}.html"
+    path = CourseFolder(root).feedback(student, lab)
     return path if path.is_file() and not path.is_symlink() else None
 
 

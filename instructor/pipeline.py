@@ -49,7 +49,7 @@ def reference_parameters(lab: str, reference_dir: Path | None) -> dict:
 
 
 # ------------------------------------------------------------------------------------ nbgrader
-from .grading.run import nbgrader  # noqa: E402  (the one nbgrader runner, shared with the grading stages)
+from .course import CourseFolder, nbgrader  # noqa: E402  (the one nbgrader runner, shared with the grading stages)
 
 
 def release(root: Path = ROOT, only: list[str] | None = None) -> list[Path]:
@@ -60,7 +60,7 @@ def release(root: Path = ROOT, only: list[str] | None = None) -> list[Path]:
     written = []
     for lab in only or labs(root):
         nbgrader("generate_assignment", lab, "--force", root=root)
-        notebook = root / "release" / lab / f"{lab}.ipynb"
+        notebook = CourseFolder(root).released(lab)
         text = notebook.read_text()
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
             if marker in text:
@@ -150,12 +150,13 @@ def build_demo_class(root: Path, only: list[str] | None = None) -> Path:
     for lab in chosen:
         shutil.copytree(ROOT / "source" / lab, root / "source" / lab)
     release(root, chosen)
+    folder = CourseFolder(root)
     for lab in chosen:
-        source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
-        released = nbformat.read(root / "release" / lab / f"{lab}.ipynb", as_version=4)
+        source = nbformat.read(folder.source(lab), as_version=4)
+        released = nbformat.read(folder.released(lab), as_version=4)
         answers = (source, released, partial_submission(source, released), mistake_submission(lab, source))
         for student, nb in zip(DEMO_STUDENTS, answers):
-            target = root / "submitted" / student / lab / f"{lab}.ipynb"
+            target = folder.submitted(student, lab)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(dumps(nb))
     return root
@@ -163,5 +164,5 @@ def build_demo_class(root: Path, only: list[str] | None = None) -> Path:
 
 # ------------------------------------------------------------------------------------ grading
 # The grading stages live in instructor/grading/ (intake, scan, run, record, report, dispatch).
-from .grading import (STATUSES, CourseError, Grade, Limits, Outcome, class_report, grade_class,  # noqa: E402,F401
-                      grade_table, grades, read_grades_csv, summary)
+from .grading import (STATUSES, CourseError, Grade, GradingRun, Limits, Outcome, Stages, Status,  # noqa: E402,F401
+                      class_report, grade_class, grade_table, grades, read_grades_csv, summary)

@@ -163,87 +163,127 @@ def find_tampering(submission: nbformat.NotebookNode, source_nb: nbformat.Notebo
         if cell.metadata.get("nbgrader", {}).get("solution") and (tree := _parse(cell.source)):
             allowed |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     helpers -= allowed
+    trees = _student_trees(submission, locked)
+    modules |= _bound_modules(trees) | BASE_MODULE_NAMES
+    findings = []
+    for label, tree in trees:
+        top_level = set(map(id, tree.body))
+        for node in ast.walk(tree):
+            for what, severe in _node_findings(node, modules, helpers, top_level):
+                findings.append(Finding(label, getattr(node, "lineno", 0), what, severe))
+    return findings
+
+
+# Names a lab's own cells bind to modules, whatever the submission imports.
+BASE_MODULE_NAMES = frozenset({"torch", "nn", "F", "np", "numpy", "tf", "tensorflow", "keras", "os", "sys", "math",
+                               "random", "cu", "course_utils", "builtins"})
+
+
+def _student_trees(submission: nbformat.NotebookNode, locked: set) -> list[tuple[str, ast.AST]]:
+    """(label, syntax tree) of every code cell the student can edit (locked cells are restored from the
+    gradebook before grading; a syntax error only fails the student's own cell)."""
     trees = []
     for index, cell in enumerate(submission.cells):
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or meta.get("grade_id") in locked and not meta.get("solution"):
-            continue  # locked cells are restored from the gradebook before grading
+            continue
         tree = _parse(cell.source)
-        if tree is not None:  # a syntax error only fails the student's own cell
+        if tree is not None:
             trees.append((meta.get("grade_id") or f"#{index + 1} (added)", tree))
-    # Every name a student cell binds to a module (``import torch.testing as t``) is a module too.
+    return trees
+
+
+def _bound_modules(trees) -> set[str]:
+    """Every name a student cell binds to a module (``import torch.testing as t``)."""
+    modules = set()
     for _, tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 modules |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom):
                 modules |= {alias.asname or alias.name for alias in node.names if alias.name[:1].islower()}
-    modules |= {"torch", "nn", "F", "np", "numpy", "tf", "tensorflow", "keras", "os", "sys", "math", "random",
-                "cu", "course_utils", "builtins"}
-    findings = []
-    for label, tree in trees:
-        top_level = set(map(id, tree.body))
-        for node in ast.walk(tree):
-            line = getattr(node, "lineno", 0)
+    return modules
 
-            def add(what, severe=True):
-                findings.append(Finding(label, line, what, severe))
 
-            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-                for t in targets:
-                    for sub in ast.walk(t):
-                        root = _root_name(sub)
-                        if isinstance(sub, (ast.Attribute, ast.Subscript)) and root in modules | helpers and \
-                                isinstance(getattr(sub, "ctx", None), (ast.Store, ast.Del)) and \
-                                not ast.unparse(sub).startswith(ALLOWED_STORES):
-                            add(f"overwrites {ast.unparse(sub)}")
-                        elif isinstance(sub, ast.Attribute) and sub.attr == "__class__" and \
-                                isinstance(sub.ctx, ast.Store):
-                            add(f"assigns {ast.unparse(sub)}")
-                    if isinstance(t, ast.Name) and t.id in helpers and id(node) in top_level:
-                        add(f"redefines the notebook's test helper {t.id!r}")
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                if node.name in helpers and id(node) in top_level:
-                    add(f"redefines the notebook's test helper {node.name!r}")
-                if node.name in COMPARISON_DUNDERS:
-                    add(f"defines {node.name}, which can make an object pass any comparison")
-                elif node.name.startswith("__") and node.name.endswith("__") and node.name not in DEFINABLE_DUNDERS:
-                    add(f"defines {node.name}", severe=False)
-                for deco in getattr(node, "decorator_list", []):
-                    if _root_name(deco) in modules and ast.unparse(deco).startswith(("sys.", "builtins.", "atexit")):
-                        add(f"decorator {ast.unparse(deco)}")
-            elif isinstance(node, ast.Call):
-                func = node.func
-                name = func.id if isinstance(func, ast.Name) else ""
-                if name == "getattr" and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant):
-                    add(f"getattr with a computed name: {ast.unparse(node)[:60]}", severe=False)
-                elif name == "getattr" and len(node.args) >= 2 and isinstance(node.args[1].value, str) and \
-                        node.args[1].value.startswith("__") and node.args[1].value not in READABLE_DUNDERS:
-                    add(f"getattr of {node.args[1].value}")
-                elif name == "open" and node.args and isinstance(node.args[0], ast.Constant) and \
-                        str(node.args[0].value).startswith("/proc"):
-                    add(f"reads {node.args[0].value}")
-            elif isinstance(node, ast.Name) and node.id in BACKDOOR_NAMES:
-                add(f"uses {node.id}")
-            elif isinstance(node, ast.Attribute):
-                if node.attr.startswith("__") and node.attr.endswith("__") and node.attr not in READABLE_DUNDERS:
-                    add(f"uses {ast.unparse(node)[:60]}")
-                elif isinstance(node.value, ast.Name) and node.value.id in ALLOWED_ATTRIBUTES and \
-                        node.value.id in modules and node.attr not in ALLOWED_ATTRIBUTES[node.value.id]:
-                    add(f"uses {node.value.id}.{node.attr}", severe=node.value.id == "sys")
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                if isinstance(node, ast.ImportFrom) and node.level:
-                    continue
-                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-                if isinstance(node, ast.ImportFrom) and node.module in ALLOWED_ATTRIBUTES:
-                    for alias in node.names:  # from sys import settrace
-                        if alias.name not in ALLOWED_ATTRIBUTES[node.module]:
-                            add(f"imports {node.module}.{alias.name}", severe=node.module == "sys")
-                for n in names:
-                    top = n.split(".")[0]
-                    if top in BACKDOOR_MODULES:
-                        add(f"imports {n}")
-                    elif top not in ALLOWED_MODULES:
-                        add(f"imports {n} (not a module the labs use)", severe=False)
-    return findings
+def _node_findings(node, modules: set, helpers: set, top_level: set) -> list[tuple[str, bool]]:
+    """(what, severe) for one syntax node."""
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        return _store_findings(node, modules, helpers, top_level)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return _definition_findings(node, modules, helpers, top_level)
+    if isinstance(node, ast.Call):
+        return _call_findings(node)
+    if isinstance(node, ast.Name):
+        return [(f"uses {node.id}", True)] if node.id in BACKDOOR_NAMES else []
+    if isinstance(node, ast.Attribute):
+        if node.attr.startswith("__") and node.attr.endswith("__") and node.attr not in READABLE_DUNDERS:
+            return [(f"uses {ast.unparse(node)[:60]}", True)]
+        if isinstance(node.value, ast.Name) and node.value.id in ALLOWED_ATTRIBUTES and \
+                node.value.id in modules and node.attr not in ALLOWED_ATTRIBUTES[node.value.id]:
+            return [(f"uses {node.value.id}.{node.attr}", node.value.id == "sys")]
+        return []
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return _import_findings(node)
+    return []
+
+
+def _store_findings(node, modules: set, helpers: set, top_level: set) -> list[tuple[str, bool]]:
+    out = []
+    targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+    for t in targets:
+        for sub in ast.walk(t):
+            root = _root_name(sub)
+            if isinstance(sub, (ast.Attribute, ast.Subscript)) and root in modules | helpers and \
+                    isinstance(getattr(sub, "ctx", None), (ast.Store, ast.Del)) and \
+                    not ast.unparse(sub).startswith(ALLOWED_STORES):
+                out.append((f"overwrites {ast.unparse(sub)}", True))
+            elif isinstance(sub, ast.Attribute) and sub.attr == "__class__" and isinstance(sub.ctx, ast.Store):
+                out.append((f"assigns {ast.unparse(sub)}", True))
+        if isinstance(t, ast.Name) and t.id in helpers and id(node) in top_level:
+            out.append((f"redefines the notebook's test helper {t.id!r}", True))
+    return out
+
+
+def _definition_findings(node, modules: set, helpers: set, top_level: set) -> list[tuple[str, bool]]:
+    out = []
+    if node.name in helpers and id(node) in top_level:
+        out.append((f"redefines the notebook's test helper {node.name!r}", True))
+    if node.name in COMPARISON_DUNDERS:
+        out.append((f"defines {node.name}, which can make an object pass any comparison", True))
+    elif node.name.startswith("__") and node.name.endswith("__") and node.name not in DEFINABLE_DUNDERS:
+        out.append((f"defines {node.name}", False))
+    for deco in getattr(node, "decorator_list", []):
+        if _root_name(deco) in modules and ast.unparse(deco).startswith(("sys.", "builtins.", "atexit")):
+            out.append((f"decorator {ast.unparse(deco)}", True))
+    return out
+
+
+def _call_findings(node: ast.Call) -> list[tuple[str, bool]]:
+    name = node.func.id if isinstance(node.func, ast.Name) else ""
+    if name == "getattr" and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant):
+        return [(f"getattr with a computed name: {ast.unparse(node)[:60]}", False)]
+    if name == "getattr" and len(node.args) >= 2 and isinstance(node.args[1].value, str) and \
+            node.args[1].value.startswith("__") and node.args[1].value not in READABLE_DUNDERS:
+        return [(f"getattr of {node.args[1].value}", True)]
+    if name == "open" and node.args and isinstance(node.args[0], ast.Constant) and \
+            str(node.args[0].value).startswith("/proc"):
+        return [(f"reads {node.args[0].value}", True)]
+    return []
+
+
+def _import_findings(node) -> list[tuple[str, bool]]:
+    if isinstance(node, ast.ImportFrom) and node.level:
+        return []
+    out = []
+    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module in ALLOWED_ATTRIBUTES:
+        for alias in node.names:  # from sys import settrace
+            if alias.name not in ALLOWED_ATTRIBUTES[node.module]:
+                out.append((f"imports {node.module}.{alias.name}", node.module == "sys"))
+    for n in names:
+        top = n.split(".")[0]
+        if top in BACKDOOR_MODULES:
+            out.append((f"imports {n}", True))
+        elif top not in ALLOWED_MODULES:
+            out.append((f"imports {n} (not a module the labs use)", False))
+    return out

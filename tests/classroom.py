@@ -130,7 +130,8 @@ def build_class(tmp_path, lab, submissions):
 
 
 def grade(root, lab):
-    rows, outcomes = pipeline.grade_class(root, [lab], progress=False, limits=LIMITS)
+    run = pipeline.grade_class(root, [lab], progress=False, limits=LIMITS)
+    rows, outcomes = run.grades, run.outcomes
     scores = {g.student: g.score for g in rows}
     by_student = {o.student: o for o in outcomes}
     report = pipeline.summary(rows, outcomes)

@@ -12,6 +12,7 @@ import pytest
 
 from classroom import TAMPERING, UNREADABLE, Lab, build_class, dump, grade, report_line
 from instructor.notebooks import labs
+from instructor.grading import Status
 
 LABS = labs()
 RUNTIME_LABS = [lab for lab in ("pt01_batchnorm", "tf01_batchnorm") if lab in LABS]
@@ -24,10 +25,10 @@ def test_unreadable_submissions_earn_zero_and_tampering_is_graded_and_reported(l
     graded = graded_class(lab_id)
     lab, root, scores, outcomes, report = graded.lab, graded.root, graded.scores, graded.outcomes, graded.report
     for name in UNREADABLE:
-        assert outcomes[name].status == "unreadable" and scores[name] == 0, report
+        assert outcomes[name].status is Status.UNREADABLE and scores[name] == 0, report
         assert "UNREADABLE - unreadable" in report_line(report, lab_id, name)
     for name in TAMPERING:
-        assert outcomes[name].status == "graded" and scores[name] <= lab.full, report
+        assert outcomes[name].status is Status.GRADED and scores[name] <= lab.full, report
         assert scores[name] >= lab.full - lab.last_exercise_points, report  # the rest of the work still counts
         if not name.startswith("read-"):  # reading grader files fails in the sandbox: nothing to review
             line = report_line(report, lab_id, name)
@@ -42,7 +43,7 @@ def test_messy_and_incomplete_submissions_are_graded_on_their_merit(lab_id, grad
 
     messy = report_line(report, lab_id, "messy")
     assert scores["messy"] == lab.full, report
-    assert outcomes["messy"].status == "graded", report
+    assert outcomes["messy"].status is Status.GRADED, report
     for expected in (f"renamed 'Copy of {lab_id}.ipynb'", "notebook format repaired", "restored deleted locked cells",
                      "cell type changed back: setup",
                      f"duplicated cells (the last copy counts): {lab.solutions[0]}"):

@@ -32,6 +32,7 @@ import nbformat
 import pytest
 
 from instructor import pipeline
+from instructor.grading import Status
 from instructor.notebooks import ROOT
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -310,11 +311,12 @@ def test_student_fills_runs_and_saves_in_jupyterlab_and_gets_graded(lab_server, 
         target.parent.mkdir(parents=True)
         shutil.copy(home / student / f"{LAB}.ipynb", target)
     start = time.perf_counter()
-    rows, outcomes = pipeline.grade_class(course, [LAB], progress=False, workers=1)
+    run = pipeline.grade_class(course, [LAB], progress=False, workers=1)
+    rows, outcomes = run.grades, run.outcomes
     record_property("screenshot", f"{SCREENSHOT} (filled {LAB} in JupyterLab; two students in the browser "
                                   f"{in_browser:.0f} s, of which Run All {seconds:.0f} s; graded in "
                                   f"{time.perf_counter() - start:.0f} s)")
-    assert all(o.status == "graded" for o in outcomes), pipeline.summary(rows, outcomes)
+    assert all(o.status is Status.GRADED for o in outcomes), pipeline.summary(rows, outcomes)
     got = {g.student: g for g in rows}
     full_points = sum(c.metadata["nbgrader"].get("points", 0) for c in source.cells
                       if c.metadata.get("nbgrader", {}).get("grade"))

@@ -106,5 +106,8 @@ def test_nbgrader_config_loads():
     assert config.OverwriteCells.add_missing_cells is True
     assert config.IgnorePattern.enabled is True
     assert config.Execute.timeout > 0
+    from instructor.grading import Limits  # the course's grader and plain nbgrader stop a cell at the same time
+
+    assert Limits().cell_seconds == config.Execute.timeout
     assert [p.__name__ for p in config.GenerateFeedback.preprocessors][-1] == "HideHiddenTests"
     assert "TrimOutputs" in [p.__name__ for p in config.Autograde.autograde_preprocessors]

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from instructor import pipeline
-from instructor.grading import CourseError
+from instructor.grading import CourseError, Status
 from instructor.notebooks import ROOT, labs
 
 LAB = labs()[0]
@@ -41,14 +41,14 @@ def fresh_class(path):
 @pytest.fixture(scope="module")
 def parallel(tmp_path_factory):
     root = fresh_class(tmp_path_factory.mktemp("parallel") / "class")
-    rows, outcomes = pipeline.grade_class(root, [LAB], progress=False, workers=2)
-    return root, rows, outcomes, dict(pipeline.grade_class.last_run)
+    run = pipeline.grade_class(root, [LAB], progress=False, workers=2)
+    return root, run.grades, run.outcomes, run
 
 
 def test_fresh_course_folder_grades_in_parallel(parallel):
     root, rows, outcomes, run = parallel
-    assert run["ran"] == len(pipeline.DEMO_STUDENTS)
-    assert all(o.status == "graded" for o in outcomes), pipeline.summary(rows, outcomes)
+    assert run.ran == len(pipeline.DEMO_STUDENTS)
+    assert all(o.status is Status.GRADED for o in outcomes), pipeline.summary(rows, outcomes)
     by_student = {g.student: g for g in rows}
     assert by_student["demo-solution"].score == by_student["demo-solution"].max_score > 0
     assert by_student["demo-untouched"].score == 0
@@ -72,19 +72,19 @@ def test_killed_serial_run_resumes_and_equals_the_parallel_grades(parallel, tmp_
     proc.wait()
     recorded = state.read_text().count('"status"')
     assert 1 <= recorded < len(pipeline.DEMO_STUDENTS)
-    rows, outcomes = pipeline.grade_class(root, [LAB], progress=False, workers=1)
-    assert pipeline.grade_class.last_run["ran"] == len(pipeline.DEMO_STUDENTS) - recorded, "regraded a finished submission"
+    run = pipeline.grade_class(root, [LAB], progress=False, workers=1)
+    rows, outcomes = run.grades, run.outcomes
+    assert run.ran == len(pipeline.DEMO_STUDENTS) - recorded, "regraded a finished submission"
     assert {o.student for o in outcomes} == set(pipeline.DEMO_STUDENTS)
-    assert all(o.status == "graded" for o in outcomes), pipeline.summary(rows, outcomes)
+    assert all(o.status is Status.GRADED for o in outcomes), pipeline.summary(rows, outcomes)
     assert scores(root) == scores(parallel[0]), "serial and parallel grading disagree"
     # nothing changed: nothing is graded again; a changed file is graded again, alone
-    pipeline.grade_class(root, [LAB], progress=False)
-    assert pipeline.grade_class.last_run["ran"] == 0
+    assert pipeline.grade_class(root, [LAB], progress=False).ran == 0
     untouched = (root / "submitted" / "demo-untouched" / LAB / f"{LAB}.ipynb").read_text()
     (root / "submitted" / "demo-solution" / LAB / f"{LAB}.ipynb").write_text(untouched)
-    rows, _ = pipeline.grade_class(root, [LAB], progress=False)
-    assert pipeline.grade_class.last_run["ran"] == 1
-    assert {g.student: g.score for g in rows}["demo-solution"] == 0
+    run = pipeline.grade_class(root, [LAB], progress=False)
+    assert run.ran == 1
+    assert {g.student: g.score for g in run.grades}["demo-solution"] == 0
 
 
 def test_unknown_lab_stops_once_with_advice(tmp_path):

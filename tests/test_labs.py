@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from instructor import pipeline
+from instructor.grading import Status
 from instructor.notebooks import ROOT, labs
 
 LABS = labs()
@@ -106,7 +107,7 @@ def test_autograde_demo_class(lab, graded_class):
     root = graded.root
     demo = [graded.outcomes[s] for s in pipeline.DEMO_STUDENTS]
     # (a catalogued mistake may delegate to a built-in: its review note is expected, and checked in test_trust)
-    assert all(o.status == "graded" and (not o.notes or o.student == "demo-mistake") for o in demo), graded.report
+    assert all(o.status is Status.GRADED and (not o.notes or o.student == "demo-mistake") for o in demo), graded.report
     solution = cell_scores(root, lab, "demo-solution")
     assert all(score == top for score, top in solution.values()), f"solution lost points: {solution}"
     untouched = cell_scores(root, lab, "demo-untouched")
@@ -166,8 +167,9 @@ def test_unreadable_submissions_get_a_zero_feedback_and_a_report_line(tmp_path):
         path = root / "submitted" / student / lab / f"{lab}.ipynb"
         path.parent.mkdir(parents=True)
         path.write_text(text)
-    grades, outcomes = pipeline.grade_class(root, [lab], progress=False)
-    assert {o.student: o.status for o in outcomes} == dict.fromkeys(bad, "unreadable")
+    run = pipeline.grade_class(root, [lab], progress=False)
+    grades, outcomes = run.grades, run.outcomes
+    assert {o.student: o.status for o in outcomes} == dict.fromkeys(bad, Status.UNREADABLE)
     assert {g.student: g.score for g in grades} == dict.fromkeys(bad, 0)
     report = pipeline.summary(grades, outcomes)
     for student in bad:

@@ -7,6 +7,7 @@ of the test run.
 import pytest
 
 from instructor import mutants
+from instructor.course import CourseFolder
 from instructor.grading import record
 from instructor.notebooks import labs
 
@@ -32,7 +33,8 @@ def test_every_mutant_loses_points_and_is_diagnosed_as_itself(lab, record_proper
     # the lab's classroom (graded once per session, same pytest worker) computed the solution's reference
     # and the catalogue in the grading sandbox: the same data, found in its course folder's cache
     root = graded_class(lab).root
-    cache = root / record.CACHE / f"{lab}-{record.digest(root / 'source' / lab / f'{lab}.ipynb')[:16]}"
+    folder = CourseFolder(root)
+    cache = folder.cache(lab, record.digest(folder.source(lab)))
     quality = mutants.diagnose_lab(lab, library, cache)
     results = quality.results
     record_property("mutant_table", mutants.table({lab: [r for r in results if r.mutant.role == "mistake"]}))

@@ -27,7 +27,7 @@ import pytest
 from classroom import LIMITS, Lab, dump
 from instructor import pipeline
 from instructor.from_scratch import MUST_NOT_CALL
-from instructor.grading import record
+from instructor.grading import Status, record
 from instructor.notebooks import ROOT, labs
 
 BWRAP = shutil.which("bwrap")
@@ -399,7 +399,8 @@ def trust_classes(tmp_path_factory, outside):
             gradebook = root / "gradebook.db"
             record.ensure_assignment(root, lab_id)
             mode = stat.S_IMODE(gradebook.stat().st_mode)
-            rows, outcomes = pipeline.grade_class(root, [lab_id], progress=False, limits=LIMITS, workers=2)
+            run = pipeline.grade_class(root, [lab_id], progress=False, limits=LIMITS, workers=2)
+            rows, outcomes = run.grades, run.outcomes
             cache[lab_id] = (lab, root, {r.student: r.score for r in rows}, {o.student: o for o in outcomes},
                              pipeline.summary(rows, outcomes), mode)
         return cache[lab_id]
@@ -461,11 +462,11 @@ def test_honest_code_is_never_flagged_and_delegation_is_noted(lab_id, trust_clas
     names = [s for s in scores if s.startswith("honest-")]
     assert len(names) >= 15
     problems = [f"{s}: {scores[s]}/{lab.full}, {outcomes[s]}" for s in names
-                if outcomes[s].status != "graded" or scores[s] != lab.full or outcomes[s].notes
+                if outcomes[s].status is not Status.GRADED or scores[s] != lab.full or outcomes[s].notes
                 or outcomes[s].diagnoses]
     assert not problems, "\n".join(problems)  # (full marks: no mistake is ever diagnosed, either)
     o = outcomes["delegates"]
-    assert o.status == "graded", o
+    assert o.status is Status.GRADED, o
     assert any(n.startswith(f"for review: exercise {lab.solutions[0]} uses") for n in o.notes), o.notes
 
 

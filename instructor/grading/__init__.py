@@ -8,11 +8,12 @@
 ``record``  the single writer: gradebook, ``autograded/``, feedback placeholders, resume state
 ``report``  grade table, summary with throughput, class report (per-exercise shares, histogram)
 
-``dispatch.grade_class`` drives them, serially or on Dask (``types`` holds what they pass around).
+``dispatch.grade_class`` drives them (plan, execute serially or on Dask, finish) and gives a
+``GradingRun``; ``types`` holds what they pass around; ``instructor.course.CourseFolder`` every path.
 """
-from .dispatch import grade_class
+from .dispatch import GradingRun, Stages, grade_class
 from .report import Grade, class_report, grade_table, grades, read_grades_csv, summary
-from .types import STATUSES, CourseError, Limits, Outcome, Task, TaskResult
+from .types import STATUSES, CourseError, Limits, Outcome, Status, Task, TaskResult
 
-__all__ = ["STATUSES", "CourseError", "Grade", "Limits", "Outcome", "Task", "TaskResult", "class_report",
-           "grade_class", "grade_table", "grades", "read_grades_csv", "summary"]
+__all__ = ["STATUSES", "CourseError", "Grade", "GradingRun", "Limits", "Outcome", "Stages", "Status", "Task",
+           "TaskResult", "class_report", "grade_class", "grade_table", "grades", "read_grades_csv", "summary"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import tempfile
 import time
@@ -291,6 +290,34 @@ def _plan(nb: nbformat.NotebookNode, probe: Probe, mistakes: list, offsets: list
     return cells, where
 
 
+def _applicable(nb: nbformat.NotebookNode, mistakes: list) -> tuple[list, list[str]]:
+    """(the mistakes that apply to the solution's cells, a problem line for each that does not)."""
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    usable, problems = [], []
+    for m in mistakes:
+        try:
+            m.apply(nb.cells[ids.index(m.cell)].source)
+            usable.append(m)
+        except ValueError as err:
+            problems.append(f"{m.name}: {str(err)[:200]}")
+    return usable, problems
+
+
+def _entry(m, probe: Probe, reference: dict, outputs: list, nonce: str) -> tuple[dict | None, str]:
+    """One mistake's catalogue entry from its probe cell's outputs, or (None, why it is left out)."""
+    try:
+        doc = read_payload(outputs, nonce)
+    except ProbeDataError as err:
+        return None, f"{m.name}: no probe data ({err})"
+    grade_ids = probe.phase_grades(probe.exercises.index(m.cell))
+    runs = {str(r["offset"]): {g: r["cells"].get(g) for g in grade_ids}
+            for r in doc.get("runs", []) if str(r.get("offset")) in reference["runs"]}
+    if all(judge_cell(probe, g, rec, reference["runs"][o][g])[0] for o, cells in runs.items()
+           for g, rec in cells.items()):
+        return None, f"{m.name}: behaves as the solution on every check (it cannot be told from a right answer)"
+    return {"name": m.name, "cell": m.cell, "hint": m.hint, "equivalent": list(m.equivalent), "runs": runs}, ""
+
+
 def catalogue(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, reference: dict, limits, cache: Path,
               mistakes: list | None = None) -> dict:
     """Every catalogued mistake's probe data at the reference's seed offsets, computed in the grading
@@ -303,25 +330,17 @@ def catalogue(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, referenc
     import dataclasses
 
     from ..mutants import load_mutants
+    from .record import cached_json, store_json
     from .run import execute, graded_part
 
-    if mistakes is None:
-        mistakes = load_mutants(lab)
+    mistakes = load_mutants(lab) if mistakes is None else mistakes
     offsets = sorted(int(o) for o in reference["runs"])
     path = cache / f"mistakes-{_digest(probe, mistakes, offsets)}.json"
-    if path.is_file() and not path.is_symlink():
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            pass
-    problems, usable = [], []
+    cached = cached_json(path)
+    if cached is not None:
+        return cached
     nb, _ = graded_part(without_hidden_tests(source_nb))
-    for m in mistakes:
-        try:
-            m.apply(nb.cells[[c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index(m.cell)].source)
-            usable.append(m)
-        except ValueError as err:
-            problems.append(f"{m.name}: {str(err)[:200]}")
+    usable, problems = _applicable(nb, mistakes)
     nonce = secrets.token_hex(16)
     cells, where = _plan(nb, probe, usable, offsets, nonce)
     run_nb = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
@@ -334,26 +353,16 @@ def catalogue(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, referenc
         if index not in where:
             problems.append(f"{m.name}: its exercise {m.cell!r} has no checks")
             continue
-        try:
-            doc = read_payload(run_nb.cells[where[index]].get("outputs", []), nonce)
-        except ProbeDataError as err:
-            problems.append(f"{m.name}: no probe data ({err})")
-            continue
-        runs = {str(r["offset"]): {g: r["cells"].get(g) for g in probe.phase_grades(probe.exercises.index(m.cell))}
-                for r in doc.get("runs", []) if str(r.get("offset")) in reference["runs"]}
-        if all(judge_cell(probe, g, rec, reference["runs"][o][g])[0] for o, cells_ in runs.items()
-               for g, rec in cells_.items()):
-            problems.append(f"{m.name}: behaves as the solution on every check (it cannot be told from a right answer)")
-            continue
-        entries.append({"name": m.name, "cell": m.cell, "hint": m.hint, "equivalent": list(m.equivalent), "runs": runs})
+        entry, why = _entry(m, probe, reference, run_nb.cells[where[index]].get("outputs", []), nonce)
+        if entry is None:
+            problems.append(why)
+        else:
+            entries.append(entry)
     if died is not None or out_of_time:
         problems.append("the catalogue's run stopped early (" + ("the kernel died" if died is not None else
                                                                  "time limit") + "); later mistakes are left out")
     result = {"mistakes": entries, "problems": problems, "seconds": round(time.perf_counter() - start, 1)}
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp_path = cache / f".{path.name}.tmp"
-    tmp_path.write_text(json.dumps(result))
-    os.replace(tmp_path, path)
+    store_json(path, result)
     return result
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..course import CourseFolder
 from ..notebooks import dumps
 
 
@@ -32,10 +33,6 @@ def solution_cell_ids(nb: nbformat.NotebookNode) -> list[str]:
     return [grade_id_of(c) for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
 
 
-def submission_path(root: Path, student: str, lab: str) -> Path:
-    return root / "submitted" / student / lab / f"{lab}.ipynb"
-
-
 def find_submitted_notebook(folder: Path, lab: str) -> tuple[Path | None, str]:
     """The lab notebook in a student's folder, renaming a lone 'Copy of …'/'… (1)' to the canonical name."""
     canonical = folder / f"{lab}.ipynb"
@@ -51,8 +48,8 @@ def find_submitted_notebook(folder: Path, lab: str) -> tuple[Path | None, str]:
 
 def quarantine(root: Path, student: str, lab: str) -> Path:
     """Keep the submission as handed in (once) under quarantine/ before the grader changes it."""
-    path = submission_path(root, student, lab)
-    original = root / "quarantine" / student / lab / f"{lab}.ipynb"
+    folder = CourseFolder(root)
+    path, original = folder.submitted(student, lab), folder.quarantine(student, lab)
     original.parent.mkdir(parents=True, exist_ok=True)
     if not original.exists():
         shutil.copy2(path, original)
@@ -71,11 +68,27 @@ def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode)
       nbgrader's ``add_missing_cells`` only re-inserts graded cells and crashes (KeyError) when the
       cell before a deleted test is a locked helper cell rather than a solution or test cell.
     """
-    kinds = {grade_id_of(c): c.cell_type for c in released.cells if grade_id_of(c)}
     locked = {grade_id_of(c) for c in released.cells if c.metadata.get("nbgrader", {}).get("locked")}
-    # Duplicates: the last copy counts. Earlier copies of a locked cell go (the gradebook's version
-    # runs); earlier copies of an answer stay as plain student code. (nbgrader's DeduplicateIds
-    # leaves them with empty nbgrader metadata, which its add_missing_cells then trips over.)
+    doubled = _drop_duplicates(nb, locked)
+    dropped, retyped = _fix_metadata_and_types(nb, {grade_id_of(c): c.cell_type for c in released.cells
+                                                    if grade_id_of(c)})
+    restored = _restore_deleted_locked(nb, released)
+    notes = []
+    if doubled:
+        notes.append(f"duplicated cells (the last copy counts): {', '.join(sorted(set(doubled)))}")
+    if restored:
+        notes.append(f"restored deleted locked cells: {', '.join(restored)}")
+    if retyped:
+        notes.append(f"cell type changed back: {', '.join(retyped)}")
+    if dropped:
+        notes.append(f"ignored nbgrader metadata without grade_id on {dropped} cell(s)")
+    return notes
+
+
+def _drop_duplicates(nb: nbformat.NotebookNode, locked: set) -> list[str]:
+    """The last copy of a cell counts. Earlier copies of a locked cell go (the gradebook's version runs);
+    earlier copies of an answer stay as plain student code. (nbgrader's DeduplicateIds leaves them with
+    empty nbgrader metadata, which its add_missing_cells then trips over.) Gives the doubled ids."""
     seen, doubled, kept = set(), [], []
     for cell in reversed(nb.cells):
         grade_id = grade_id_of(cell)
@@ -87,6 +100,12 @@ def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode)
         seen.add(grade_id)
         kept.append(cell)
     nb.cells = kept[::-1]
+    return doubled
+
+
+def _fix_metadata_and_types(nb: nbformat.NotebookNode, kinds: dict) -> tuple[int, list[str]]:
+    """nbgrader metadata without a grade_id dropped; each release cell's type put back. Gives (how many
+    cells lost their metadata, the ids whose type was changed back)."""
     dropped, retyped = 0, []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader")
@@ -101,6 +120,11 @@ def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode)
                 cell.outputs, cell.execution_count = [], None
             else:
                 cell.pop("outputs", None), cell.pop("execution_count", None)
+    return dropped, retyped
+
+
+def _restore_deleted_locked(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -> list[str]:
+    """Every locked cell of the release that the submission lacks, put back after its predecessor."""
     present = {grade_id_of(c) for c in nb.cells}
     order = [grade_id_of(c) for c in released.cells]
     restored = []
@@ -115,16 +139,7 @@ def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode)
         nb.cells.insert(position, copy)
         present.add(grade_id)
         restored.append(grade_id)
-    notes = []
-    if doubled:
-        notes.append(f"duplicated cells (the last copy counts): {', '.join(sorted(set(doubled)))}")
-    if restored:
-        notes.append(f"restored deleted locked cells: {', '.join(restored)}")
-    if retyped:
-        notes.append(f"cell type changed back: {', '.join(retyped)}")
-    if dropped:
-        notes.append(f"ignored nbgrader metadata without grade_id on {dropped} cell(s)")
-    return notes
+    return restored
 
 
 def _without_hidden_tests(source: str) -> str:
@@ -163,7 +178,7 @@ def intake(root: Path, lab: str, student: str, released: nbformat.NotebookNode) 
     from ..safety import check_readable
 
     notes = []
-    path, why = find_submitted_notebook(root / "submitted" / student / lab, lab)
+    path, why = find_submitted_notebook(CourseFolder(root).submitted(student, lab).parent, lab)
     if why:
         notes.append(why)
     if path is None:

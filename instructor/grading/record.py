@@ -18,18 +18,13 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from ..course import CourseFolder, nbgrader
 from ..notebooks import labs
-from .run import nbgrader
-from .types import CourseError, Outcome, TaskResult
-
-STATE = "grading-state.json"
+from .types import CourseError, Outcome, Status, TaskResult
 
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
-
-
-CACHE = ".grading-cache"
 
 
 def ensure_assignment(root: Path, lab: str) -> str:
@@ -39,13 +34,14 @@ def ensure_assignment(root: Path, lab: str) -> str:
     ``release/`` is not touched: the student version is generated into a temporary folder and cached in
     ``.grading-cache/`` under the source's digest, so a run that resumes registers nothing.
     """
-    notebook = root / "source" / lab / f"{lab}.ipynb"
+    folder = CourseFolder(root)
+    notebook = folder.source(lab)
     if not notebook.exists():
         known = ", ".join(labs(root)) or "none"
         raise CourseError(f"unknown lab {lab!r}: there is no source/{lab}/{lab}.ipynb in {root} "
                           f"(labs there: {known}). Check the LAB= / --labs argument.")
-    cache = root / CACHE / f"{lab}-{digest(notebook)[:16]}"
-    if (cache / "release.ipynb").exists() and (root / "gradebook.db").exists():
+    cache = folder.cache(lab, digest(notebook))
+    if (cache / "release.ipynb").exists() and folder.gradebook.exists():
         return (cache / "release.ipynb").read_text()
     with tempfile.TemporaryDirectory(prefix="course-register-") as tmp:
         proc = nbgrader("generate_assignment", lab, "--force", f"--CourseDirectory.release_directory={tmp}/release",
@@ -53,7 +49,7 @@ def ensure_assignment(root: Path, lab: str) -> str:
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
             raise CourseError(
-                f"nbgrader cannot register {lab} from source/{lab}/{lab}.ipynb in {root / 'gradebook.db'}:\n{tail}\n"
+                f"nbgrader cannot register {lab} from source/{lab}/{lab}.ipynb in {folder.gradebook}:\n{tail}\n"
                 "If source/ was edited after grading began (\"Cannot add or remove cells\"), grade with the "
                 "source the class was released from, or start a new gradebook for the new version.")
         cache.mkdir(parents=True, exist_ok=True)
@@ -65,13 +61,14 @@ def record_zero(root: Path, student: str, lab: str) -> None:
     """Give a submission that will not run a gradebook row with 0 (and drop an older autograde)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    folder = CourseFolder(root)
+    with Gradebook(folder.gradebook_url) as gb:
         gb.update_or_create_student(student)
         try:
             gb.remove_submission(lab, student)
         except MissingEntry:
             pass
-    shutil.rmtree(root / "autograded" / student / lab, ignore_errors=True)
+    shutil.rmtree(folder.autograded(student, lab).parent, ignore_errors=True)
 
 
 def record_result(root: Path, result: TaskResult) -> None:
@@ -81,11 +78,12 @@ def record_result(root: Path, result: TaskResult) -> None:
     if result.autograded is None:
         record_zero(root, result.student, result.lab)
         return
-    target = root / "autograded" / result.student / result.lab / f"{result.lab}.ipynb"
+    folder = CourseFolder(root)
+    target = folder.autograded(result.student, result.lab)
     shutil.rmtree(target.parent, ignore_errors=True)
     target.parent.mkdir(parents=True)
     target.write_text(result.autograded)
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with warnings.catch_warnings(), Gradebook(folder.gradebook_url) as gb:
         warnings.simplefilter("ignore")  # SQLAlchemy's warnings about nbgrader's own relationships
         gb.update_or_create_student(result.student)
         try:
@@ -103,7 +101,7 @@ def record_result(root: Path, result: TaskResult) -> None:
 
 
 def load_state(root: Path) -> dict:
-    path = root / STATE
+    path = CourseFolder(root).state
     try:
         return json.loads(path.read_text()) if path.exists() else {}
     except json.JSONDecodeError:
@@ -112,41 +110,60 @@ def load_state(root: Path) -> dict:
 
 def save_state(root: Path, state: dict) -> None:
     """Atomically (write, then rename), so a kill never leaves half a file."""
-    tmp = root / f".{STATE}.tmp"
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    os.replace(tmp, root / STATE)
+    store_json(CourseFolder(root).state, state, indent=1, sort_keys=True)
+
+
+def cached_json(path: Path):
+    """A cache file's data, or None when it is missing, a symlink (planted) or cut off by a kill."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def store_json(path: Path, data, **dump) -> None:
+    """Write ``data`` as JSON atomically (a temporary file beside it, then a rename): a kill leaves the
+    old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, **dump))
+    os.replace(tmp, path)
 
 
 def remember(state: dict, root: Path, outcome: Outcome, source_digest: str) -> None:
-    from .intake import submission_path
-
     state[f"{outcome.lab}/{outcome.student}"] = {
-        "submission": digest(submission_path(root, outcome.student, outcome.lab)), "source": source_digest,
-        "status": outcome.status, "detail": outcome.detail, "notes": list(outcome.notes),
+        "submission": digest(CourseFolder(root).submitted(outcome.student, outcome.lab)), "source": source_digest,
+        "status": str(outcome.status), "detail": outcome.detail, "notes": list(outcome.notes),
         "diagnoses": list(outcome.diagnoses)}
     save_state(root, state)
 
 
 def already_graded(state: dict, root: Path, lab: str, student: str, source_digest: str) -> Outcome | None:
     """The recorded outcome when this exact file was graded against this exact source, else None."""
-    from .intake import submission_path
-
+    folder = CourseFolder(root)
     entry = state.get(f"{lab}/{student}")
-    path = submission_path(root, student, lab)
-    if not entry or entry.get("source") != source_digest or entry.get("submission") != digest(path):
+    if not entry or entry.get("source") != source_digest or entry.get("submission") != digest(folder.submitted(student, lab)):
         return None
-    if entry["status"] in ("graded", "timed out", "crashed") and entry.get("detail") == "" and \
-            not (root / "autograded" / student / lab / f"{lab}.ipynb").exists():
+    try:
+        status = Status(entry.get("status"))
+    except ValueError:
+        return None  # a state file from another version of the grader: grade it again
+    if status in (Status.GRADED, Status.TIMED_OUT, Status.CRASHED) and entry.get("detail") == "" and \
+            not folder.autograded(student, lab).exists():
         return None  # recorded as run, but its autograded notebook is gone: run it again
-    return Outcome(student, lab, entry["status"], entry.get("detail", ""), tuple(entry.get("notes", [])),
+    if status is Status.PENDING:
+        return None
+    return Outcome(student, lab, status, entry.get("detail", ""), tuple(entry.get("notes", [])),
                    tuple(d for d in entry.get("diagnoses", []) if isinstance(d, dict)))
 
 
 def placeholder_feedback(outcome: Outcome, root: Path) -> Path:
     """Feedback for a submission that was not executed: the reason and the score 0."""
-    path = root / "feedback" / outcome.student / outcome.lab / f"{outcome.lab}.html"
+    path = CourseFolder(root).feedback(outcome.student, outcome.lab)
     path.parent.mkdir(parents=True, exist_ok=True)
-    advice = {"unreadable": "Hand in the .ipynb file itself, saved from Jupyter or Colab.",
+    advice = {Status.UNREADABLE: "Hand in the .ipynb file itself, saved from Jupyter or Colab.",
               }.get(outcome.status, "Check that your notebook runs top to bottom, then ask your instructor.")
     path.write_text(f"<html><body><h1>{html.escape(outcome.lab)}: {html.escape(outcome.status)} (score 0)</h1>"
                     f"<p>{html.escape(outcome.detail)}</p><p>{html.escape(advice)}</p></body></html>\n")
@@ -159,6 +176,6 @@ def feedback(lab: str, root: Path):
 
 def export(root: Path, to: Path | None = None) -> Path:
     """Grades of every student and lab as CSV (nbgrader's export format)."""
-    to = to or root / "grades.csv"
+    to = to or CourseFolder(root).grades_csv
     nbgrader("export", f"--to={to}", root=root)
     return to

@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 
 from .diagnose import NOT_ATTEMPTED
-from .types import STATUSES, Outcome
+from ..course import CourseFolder
+from .types import STATUSES, Outcome, Status
 
 
 @dataclass
@@ -32,7 +33,7 @@ def grades(root: Path) -> list[Grade]:
     from nbgrader.api import Gradebook, MissingEntry
 
     rows = []
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with Gradebook(CourseFolder(root).gradebook_url) as gb:
         for assignment in gb.assignments:
             for student in gb.students:
                 try:
@@ -118,7 +119,7 @@ def summary(rows: list[Grade], outcomes: list[Outcome], seconds: float | None = 
     for problem in problems or []:
         lines.append(f"  diagnosis catalogue: {problem}")
     for o in outcomes:
-        if o.status != "graded" or o.notes:
+        if o.status != Status.GRADED or o.notes:
             text = "; ".join(filter(None, [o.detail, *o.notes]))
             lines.append(f"  {o.lab} {o.student}: {o.status.upper()} - {text}")
     return "\n".join(lines)
@@ -146,11 +147,11 @@ def exercise_shares(root: Path, lab: str) -> list[tuple[str, float, int, int]]:
     """Per exercise of ``lab``: (name, points, students with full points, students with a submission)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    source = nbformat.read(root / "source" / lab / f"{lab}.ipynb", as_version=4)
+    source = nbformat.read(CourseFolder(root).source(lab), as_version=4)
     exercises = exercise_cells(source)
     earned = {name: 0 for name in exercises}
     n = 0
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with Gradebook(CourseFolder(root).gradebook_url) as gb:
         for student in gb.students:
             try:
                 nb = gb.find_submission_notebook(lab, lab, student.id)

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -33,10 +32,8 @@ import nbformat
 from ..notebooks import ROOT
 from . import checks, diagnose
 from .probes import Probe
-from .types import Limits, Task, TaskResult
+from .types import Limits, Status, Task, TaskResult
 
-BUILD = ROOT / "build"
-NBGRADER = [sys.executable, "-m", "nbgrader"]
 PROBE_TAG = "course-probe"
 NEUTRALIZED = ("raise RuntimeError('This cell stopped the Python kernel during grading "
                "(os._exit, a crash or a signal); the autograder skipped it.')")
@@ -44,26 +41,6 @@ NEUTRALIZED = ("raise RuntimeError('This cell stopped the Python kernel during g
 
 class SandboxUnavailable(RuntimeError):
     """The sandbox refused to start (bubblewrap missing): an instructor-side fault."""
-
-
-def tool_env() -> dict:
-    """The environment with this interpreter's bin/ first on PATH (nbgrader calls ``alembic``)."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-def check_config_loaded(log: str) -> None:
-    """nbgrader only logs a config file that fails to load and goes on without it: stop instead."""
-    if "loading config file" in log.lower():
-        raise RuntimeError(f"nbgrader could not load nbgrader_config.py:\n{log[-2000:]}")
-
-
-def last_error_line(text: str) -> str:
-    """The final 'SomeError: message' line of a log, or its last line."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", ln)]
-    return (errors or lines or ["no output"])[-1][:300]
 
 
 def write_sandbox_kernel(workdir: Path, limits: Limits) -> tuple[Path, Path, dict]:
@@ -124,7 +101,7 @@ def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[i
     specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
     km = AsyncKernelManager(kernel_name="course-sandbox", kernel_spec_manager=specs, transport="ipc",
                        connection_file=str(workdir / "runtime" / "kernel.json"))
-    cell_limit = limits.cell_seconds or 120
+    cell_limit = limits.cell_seconds
     client = NotebookClient(nb, km=km, timeout=cell_limit, allow_errors=True, interrupt_on_timeout=True,
                             error_on_timeout={"ename": "CellTimeoutError", "evalue": "the cell ran past its time limit",
                                               "traceback": []}, startup_timeout=120, shutdown_kernel="immediate",
@@ -245,77 +222,92 @@ def _label(nb: nbformat.NotebookNode, index: int) -> str:
     return nb.cells[index].metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
 
 
+@dataclass
+class Attempts:
+    """Where running one submission ended: the executed graded part (probe cells included), the index of
+    its first probe cell, the cell that killed the kernel (None: none did), and what the run changed."""
+    nb: nbformat.NotebookNode | None = None
+    first_probe: int = 0
+    died: int | None = None
+    status: Status = Status.GRADED
+    detail: str = ""
+    notes: list = field(default_factory=list)
+    neutralized: str | None = None   # the submission with its kernel-killing cells replaced
+
+
+def run_attempts(nb: nbformat.NotebookNode, probe: Probe, offset: int, nonce: str, limits: Limits,
+                 workdir: Path) -> Attempts:
+    """Execute the graded part of ``nb`` with the probe appended; a cell that kills the kernel is replaced
+    by a ``raise`` and the notebook runs again, at most four times in all."""
+    from ..notebooks import dumps
+
+    out = Attempts()
+    for attempt in range(4):
+        graded_nb, _ = graded_part(nb)
+        out.nb, out.first_probe = graded_nb, len(graded_nb.cells)
+        graded_nb.cells += [nbformat.v4.new_code_cell(text, metadata={"tags": [PROBE_TAG]})
+                            for text in probe.cell_sources([offset], nonce)]
+        try:
+            out.died, out_of_time, _ = execute(graded_nb, limits, workdir / f"attempt{attempt}")
+        except SandboxUnavailable as err:
+            out.status, out.detail, out.nb = Status.CRASHED, f"the grading sandbox did not start: {err}", None
+            return out
+        if out_of_time:
+            out.status, out.nb = Status.TIMED_OUT, None
+            out.detail = f"the notebook ran past its limit of {limits.notebook_seconds:g} s"
+            return out
+        if out.died is None:
+            return out
+        if out.died >= out.first_probe:
+            out.notes.append("the kernel died while the grader's checks ran (student code called by a test "
+                             "stopped the process); no check could be scored")
+            return out
+        label = _label(graded_nb, out.died)
+        if attempt == 3:
+            out.status, out.detail, out.nb = Status.CRASHED, f"the kernel died in cell {label}", None
+            return out
+        nb.cells[out.died].source = NEUTRALIZED
+        out.status, out.neutralized = Status.CRASHED, dumps(nb)
+        out.notes.append(f"the kernel died in cell {label}; that cell was skipped")
+    return out
+
+
 def run_task(task: Task) -> TaskResult:
     """Execute one submission in the sandbox and judge its probe data (runs on a Dask worker)."""
     from ..notebooks import dumps
 
     start = time.perf_counter()
     probe: Probe = task.probe
-    lab, student, limits = task.lab, task.student, task.limits
-    notes, status, neutralized, detail = [], "graded", None, ""
-    nb = nbformat.reads(task.notebook, as_version=4)
     offsets = sorted(int(o) for o in task.reference["runs"])
     offset = offsets[secrets.randbelow(len(offsets))]
     nonce = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix=f"course-task-{lab}-") as tmp:
-        for attempt in range(4):
-            graded_nb, trailing = graded_part(nb)
-            first_probe = len(graded_nb.cells)
-            graded_nb.cells += [nbformat.v4.new_code_cell(text, metadata={"tags": [PROBE_TAG]})
-                                for text in probe.cell_sources([offset], nonce)]
-            try:
-                died, out_of_time, _ = execute(graded_nb, limits, Path(tmp) / f"attempt{attempt}")
-            except SandboxUnavailable as err:
-                return TaskResult(lab, student, "crashed", f"the grading sandbox did not start: {err}", notes,
-                                  seconds=time.perf_counter() - start)
-            if out_of_time:
-                return TaskResult(lab, student, "timed out", f"the notebook ran past its limit of "
-                                  f"{limits.notebook_seconds:g} s", notes, neutralized=neutralized,
-                                  seconds=time.perf_counter() - start)
-            if died is None:
-                break
-            if died >= first_probe:
-                notes.append("the kernel died while the grader's checks ran (student code called by a test "
-                             "stopped the process); no check could be scored")
-                break
-            label = _label(graded_nb, died)
-            if attempt == 3:
-                return TaskResult(lab, student, "crashed", f"the kernel died in cell {label}", notes,
-                                  neutralized=neutralized, seconds=time.perf_counter() - start)
-            nb.cells[died].source = NEUTRALIZED
-            status, neutralized = "crashed", dumps(nb)
-            notes.append(f"the kernel died in cell {label}; that cell was skipped")
-        probe_cells, graded_nb.cells = graded_nb.cells[first_probe:], graded_nb.cells[:first_probe]
-        doc, problems = checks.read_cells(probe_cells, nonce)
-        if problems and died is None:
-            notes.append(f"the grader's checks reported nothing usable from {len(problems)} of "
-                         f"{len(probe_cells)} exercises: {problems[0]}")
+    nb = nbformat.reads(task.notebook, as_version=4)
+    with tempfile.TemporaryDirectory(prefix=f"course-task-{task.lab}-") as tmp:
+        got = run_attempts(nb, probe, offset, nonce, task.limits, Path(tmp))
+    notes = got.notes
+    if got.nb is None:  # timed out, or it cannot run: no score
+        return TaskResult(task.lab, task.student, got.status, got.detail, notes, neutralized=got.neutralized,
+                          seconds=time.perf_counter() - start)
+    graded_nb, trailing = got.nb, graded_part(nb)[1]
+    probe_cells, graded_nb.cells = graded_nb.cells[got.first_probe:], graded_nb.cells[:got.first_probe]
+    doc, problems = checks.read_cells(probe_cells, nonce)
+    if problems and got.died is None:
+        notes.append(f"the grader's checks reported nothing usable from {len(problems)} of "
+                     f"{len(probe_cells)} exercises: {problems[0]}")
     verdicts = checks.judge(probe, doc, task.reference, offset)
     began = time.perf_counter()
     diagnoses = diagnose.diagnose(probe, doc, task.reference, task.catalogue, offset, verdicts)
     diagnosis_seconds = time.perf_counter() - began
     annotate(graded_nb, probe, verdicts, diagnoses)
-    scores = {verdict.grade_id: (verdict.points, False) for verdict in verdicts}
     timed_out, memory = runtime_notes(graded_nb)
-    if timed_out:
-        status = "timed out" if status == "graded" else status
-        notes.append(f"cell time limit hit in {', '.join(timed_out)}")
-    if memory:
-        notes.append(f"memory limit hit in {', '.join(memory)}")
+    status = Status.TIMED_OUT if timed_out and got.status is Status.GRADED else got.status
+    notes += [f"cell time limit hit in {', '.join(timed_out)}"] if timed_out else []
+    notes += [f"memory limit hit in {', '.join(memory)}"] if memory else []
     graded_nb.cells += trailing  # the experiment after the last test, as handed in (not run)
     trim_outputs(graded_nb)
-    return TaskResult(lab, student, status, detail, notes, dumps(graded_nb), scores, {}, neutralized,
+    return TaskResult(task.lab, task.student, status, got.detail, notes, dumps(graded_nb),
+                      {v.grade_id: (v.points, False) for v in verdicts}, {}, got.neutralized,
                       time.perf_counter() - start, diagnose.as_rows(diagnoses), diagnosis_seconds)
-
-
-def nbgrader(*args: str, root: Path = ROOT, check: bool = True):
-    """Run ``nbgrader <args> --CourseDirectory.root=<root>`` from the repository root (its config applies)."""
-    cmd = [*NBGRADER, *args, f"--CourseDirectory.root={root}"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=tool_env())
-    check_config_loaded(proc.stdout + proc.stderr)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[2:])} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
-    return proc
 
 
 REFERENCE_OFFSETS = 3
@@ -328,14 +320,13 @@ def reference(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, limits: 
     Every offset's run must pass its own checks; one that does not is left out, and a lab where none
     does (or whose solution does not run) stops grading with a :class:`~instructor.grading.types.CourseError`.
     """
+    from .record import cached_json, store_json
     from .types import CourseError
 
     path = cache / f"reference-{probe.digest[:16]}.json"
-    if path.is_file() and not path.is_symlink():
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            pass
+    cached = cached_json(path)
+    if cached is not None:
+        return cached
     offsets = sorted({secrets.randbelow(900_000) + 100_000 for _ in range(REFERENCE_OFFSETS)})
     nonce = secrets.token_hex(16)
     solution, _ = graded_part(source_nb)
@@ -360,8 +351,5 @@ def reference(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, limits: 
         raise CourseError(f"{lab}: the solution fails its own checks at every seed offset: {problems[:2]}. "
                           "A test that holds only for the notebook's own seeds must be made seed-independent.")
     ref["problems"] = problems
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp_path = cache / f".{path.name}.tmp"
-    tmp_path.write_text(json.dumps(ref))
-    os.replace(tmp_path, path)
+    store_json(path, ref)
     return ref

@@ -2,8 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-STATUSES = ("graded", "timed out", "crashed", "unreadable")
+from ..sandbox_kernel import Spec
+
+
+class Status(StrEnum):
+    """Where a submission ended. A ``str``: it compares, prints and goes into JSON as its value."""
+    GRADED = "graded"
+    TIMED_OUT = "timed out"     # the notebook's time limit, or a cell's
+    CRASHED = "crashed"         # the kernel died (its cell was skipped), or the worker did twice
+    UNREADABLE = "unreadable"   # not a notebook, or no notebook: score 0, never run
+    PENDING = "pending"         # between intake and the run stage; never in a finished run
+
+
+STATUSES = (Status.GRADED, Status.TIMED_OUT, Status.CRASHED, Status.UNREADABLE)
 
 
 class CourseError(RuntimeError):
@@ -12,10 +25,10 @@ class CourseError(RuntimeError):
 
 @dataclass
 class Outcome:
-    """What happened to one submission. ``status`` is one of STATUSES; ``notes`` say what was done."""
+    """What happened to one submission. ``status`` is a :class:`Status`; ``notes`` say what was done."""
     student: str
     lab: str
-    status: str
+    status: Status
     detail: str = ""
     notes: tuple = ()
     diagnoses: tuple = ()   # per exercise that lost points: the diagnosis (dicts, see grading.diagnose)
@@ -25,10 +38,10 @@ class Outcome:
 class Limits:
     """What student code may use while it is graded (see README, 'Grading safely')."""
     notebook_seconds: float = 900   # the whole notebook
-    cell_seconds: int | None = None  # one cell; None: Execute.timeout of nbgrader_config.py (120 s)
-    memory_mb: int = 12288          # address space of the kernel (torch + TF need ~4 GB of it)
-    file_mb: int = 1024             # largest file the kernel may write
-    isolate: bool = True            # run the kernel in the allow-list sandbox (bubblewrap)
+    cell_seconds: int = 120          # one cell (the same as Execute.timeout of nbgrader_config.py)
+    memory_mb: int = Spec.memory_mb  # address space of the kernel (torch + TF need ~4 GB of it)
+    file_mb: int = Spec.file_mb      # largest file the kernel may write
+    isolate: bool = Spec.isolate     # run the kernel in the allow-list sandbox (bubblewrap)
     threads: int | None = None      # CPU threads of one kernel (OMP/MKL/TF); None: cores / workers
 
 
@@ -53,7 +66,7 @@ class TaskResult:
     """What a worker hands back to the single writer: the outcome, and what to record."""
     lab: str
     student: str
-    status: str
+    status: Status
     detail: str = ""
     notes: list = field(default_factory=list)
     autograded: str | None = None         # the autograded notebook (text) when nbgrader finished

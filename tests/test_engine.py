@@ -1,0 +1,230 @@
+"""The grading engine's pieces on their own, without a kernel: the course folder, the intake's repairs,
+the scan, the run stage's pure helpers, the sandbox command, the resume state, and a whole
+``grade_class`` with a stand-in run stage (Stages), serial and on Dask.
+
+What a submission does in a real sandbox kernel is tests/test_trust.py's and tests/test_adversarial.py's."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from instructor import pipeline
+from instructor.course import CourseFolder
+from instructor.grading import GradingRun, Limits, Stages, Status, TaskResult, dispatch, intake, record, run
+from instructor.notebooks import ROOT, dumps
+from instructor.safety import check_readable, find_tampering
+from instructor.sandbox_kernel import Spec, bwrap_command
+
+LAB = "pt01_batchnorm"
+
+
+@pytest.fixture(scope="module")
+def source():
+    return nbformat.read(ROOT / "source" / LAB / f"{LAB}.ipynb", as_version=4)
+
+
+@pytest.fixture(scope="module")
+def released():
+    return nbformat.read(ROOT / "release" / LAB / f"{LAB}.ipynb", as_version=4)
+
+
+def meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+# ------------------------------------------------------------------ the course folder
+def test_course_folder_spells_nbgrader_layout(tmp_path):
+    folder = CourseFolder(tmp_path)
+    assert folder.submitted("ann", LAB) == tmp_path / "submitted" / "ann" / LAB / f"{LAB}.ipynb"
+    assert folder.autograded("ann", LAB) == tmp_path / "autograded" / "ann" / LAB / f"{LAB}.ipynb"
+    assert folder.feedback("ann", LAB) == tmp_path / "feedback" / "ann" / LAB / f"{LAB}.html"
+    assert folder.quarantine("ann", LAB).parts[-4:] == ("quarantine", "ann", LAB, f"{LAB}.ipynb")
+    assert folder.gradebook_url == f"sqlite:///{tmp_path / 'gradebook.db'}"
+    assert folder.cache(LAB, "ab" * 32).name == f"{LAB}-{'ab' * 8}"
+    for student in ("bob", "ann"):
+        (tmp_path / "submitted" / student / LAB).mkdir(parents=True)
+    (tmp_path / "submitted" / "cat" / "tf01_batchnorm").mkdir(parents=True)
+    assert folder.students(LAB) == ["ann", "bob"]
+
+
+def test_limits_defaults_live_once():
+    """The kernel's sandbox spec and the grader's limits share their defaults; a status is its value."""
+    assert (Limits().memory_mb, Limits().file_mb, Limits().isolate) == (Spec().memory_mb, Spec().file_mb, Spec().isolate)
+    assert json.dumps({"s": Status.TIMED_OUT}) == '{"s": "timed out"}' and f"{Status.CRASHED}" == "crashed"
+    assert Status("unreadable") is Status.UNREADABLE
+
+
+# ------------------------------------------------------------------ intake
+def test_check_readable_names_why_a_file_is_not_a_notebook():
+    assert check_readable("")[1] == "unreadable: the file is empty"
+    assert "invalid JSON" in check_readable("{not json")[1]
+    assert "not a Jupyter notebook" in check_readable('{"cells": {}, "nbformat": 4}')[1]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    del nb.cells[0]["id"]
+    got, why = check_readable(json.dumps(nb))
+    assert why == "" and got.cells[0].id  # a missing id is repaired, not refused
+
+
+def test_repair_structure_undoes_what_breaks_nbgrader(released):
+    nb = nbformat.from_dict(released)
+    locked = [c for c in nb.cells if meta(c).get("locked") and meta(c).get("grade_id")]
+    answer = next(c for c in nb.cells if meta(c).get("solution"))
+    gone = locked[-1]
+    nb.cells.remove(gone)                               # a deleted locked cell
+    nb.cells.insert(0, nbformat.from_dict(answer))      # a duplicated answer: the last copy counts
+    answer.cell_type = "raw"                           # its type changed
+    pasted = nbformat.v4.new_code_cell("y = 2", metadata={"nbgrader": {"solution": True}})
+    nb.cells.append(pasted)                            # nbgrader metadata without grade_id
+    notes = intake.repair_structure(nb, released)
+    text = " | ".join(notes)
+    assert f"restored deleted locked cells: {meta(gone)['grade_id']}" in text
+    assert "duplicated cells" in text and "cell type changed back" in text and "without grade_id on 1" in text
+    ids = [meta(c).get("grade_id") for c in nb.cells]
+    assert ids.count(meta(answer)["grade_id"]) == 1 and meta(gone)["grade_id"] in ids
+    assert next(c for c in nb.cells if meta(c).get("grade_id") == meta(answer)["grade_id"]).cell_type == "code"
+    assert intake.repair_structure(nbformat.from_dict(released), released) == []  # the release needs nothing
+
+
+def test_restore_locked_puts_back_the_released_tests(released):
+    nb = nbformat.from_dict(released)
+    grade = next(c for c in nb.cells if meta(c).get("grade") and meta(c).get("locked"))
+    original = grade.source
+    grade.source = "pass  # the test, emptied"
+    notes = intake.restore_locked(nb, released)
+    assert grade.source == original and notes and meta(grade)["grade_id"] in notes[0]
+
+
+# ------------------------------------------------------------------ scan
+def test_scan_reports_tampering_and_passes_the_solution(source):
+    assert find_tampering(source, source) == []
+    nb = nbformat.from_dict(source)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import torch\ntorch.allclose = lambda *a, **k: True\nimport ctypes\nclass T:\n    def __eq__(s, o): return True\n"
+        "v = getattr(torch, 'al' + 'lclose')\n"))
+    found = {(f.what.split(" ")[0], f.severe) for f in find_tampering(nb, source)}
+    assert {("overwrites", True), ("imports", True), ("defines", True), ("getattr", False)} <= found
+
+
+# ------------------------------------------------------------------ run stage, pure parts
+def test_graded_part_stops_at_the_last_grade_cell(source):
+    part, trailing = run.graded_part(source)
+    assert meta(part.cells[-1]).get("grade") and len(part.cells) + len(trailing) == len(source.cells)
+    assert not any(meta(c).get("grade") for c in trailing)
+    assert all(c.get("outputs", []) == [] for c in trailing if c.cell_type == "code")
+
+
+def test_runtime_notes_name_the_cells_that_hit_a_limit():
+    cells = [nbformat.v4.new_code_cell("a", metadata={"nbgrader": {"grade_id": "slow"}}),
+             nbformat.v4.new_code_cell("b"), nbformat.v4.new_code_cell("c")]
+    cells[0].outputs = [nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="", traceback=[])]
+    cells[1].outputs = [nbformat.v4.new_output("error", ename="MemoryError", evalue="", traceback=[])]
+    cells[2].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+    assert run.runtime_notes(nbformat.v4.new_notebook(cells=cells)) == (["slow"], ["#2"])
+
+
+def test_bwrap_command_is_an_allow_list(tmp_path):
+    spec = Spec(writable=[str(tmp_path / "scratch"), str(tmp_path / "runtime")])
+    args = bwrap_command("/usr/bin/bwrap", spec)
+    binds = {args[i + 1] for i, a in enumerate(args) if a in ("--bind", "--ro-bind")}
+    writable = {args[i + 1] for i, a in enumerate(args) if a == "--bind"}
+    assert writable == set(spec.writable)
+    assert not any(str(ROOT / part) in binds for part in ("source", "tests", "instructor", "submitted"))
+    assert str(ROOT / "course_utils") in binds
+    for flag in ("--unshare-all", "--die-with-parent", "--new-session"):
+        assert flag in args
+    assert args[args.index("--cap-drop") + 1] == "ALL" and args[args.index("--chdir") + 1] == spec.writable[0]
+
+
+# ------------------------------------------------------------------ resume state
+def test_resume_state_knows_what_was_graded_from_which_file(tmp_path):
+    folder = CourseFolder(tmp_path)
+    path = folder.submitted("ann", LAB)
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")
+    state = {}
+    outcome = pipeline.Outcome("ann", LAB, Status.UNREADABLE, "unreadable: JSON but not a Jupyter notebook")
+    record.remember(state, tmp_path, outcome, "source-1")
+    assert json.loads(folder.state.read_text()) == state
+    assert record.already_graded(record.load_state(tmp_path), tmp_path, LAB, "ann", "source-1") == outcome
+    assert record.already_graded(state, tmp_path, LAB, "ann", "source-2") is None       # the lab changed
+    path.write_text("[]")
+    assert record.already_graded(state, tmp_path, LAB, "ann", "source-1") is None       # the file changed
+    folder.state.write_text('{"cut off')
+    assert record.load_state(tmp_path) == {}                                            # a kill mid-write
+    record.remember(state, tmp_path, pipeline.Outcome("ann", LAB, Status.GRADED), "source-1")
+    assert record.already_graded(state, tmp_path, LAB, "ann", "source-1") is None, "its autograded notebook is gone"
+    state[f"{LAB}/ann"]["status"] = "some status of an older grader"
+    assert record.already_graded(state, tmp_path, LAB, "ann", "source-1") is None
+
+
+def test_cached_json_ignores_planted_and_cut_files(tmp_path):
+    record.store_json(tmp_path / "a" / "x.json", {"k": 1})
+    assert record.cached_json(tmp_path / "a" / "x.json") == {"k": 1}
+    assert not list((tmp_path / "a").glob(".*.tmp"))
+    (tmp_path / "a" / "cut.json").write_text('{"k"')
+    (tmp_path / "a" / "link.json").symlink_to(tmp_path / "a" / "x.json")
+    assert record.cached_json(tmp_path / "a" / "cut.json") is None
+    assert record.cached_json(tmp_path / "a" / "link.json") is None
+    assert record.cached_json(tmp_path / "a" / "missing.json") is None
+
+
+# ------------------------------------------------------------------ the whole run, a stand-in run stage
+def fake_run(task):
+    """Full marks for a submission whose first answer is the solution's, 0 otherwise; 'loop' times out,
+    'boom' makes the worker fail (Dask: retried, then crashed)."""
+    if task.student == "boom":
+        raise RuntimeError("the worker died")
+    nb = nbformat.reads(task.notebook, as_version=4)
+    if task.student == "loop":
+        return TaskResult(task.lab, task.student, Status.TIMED_OUT, "the notebook ran past its limit of 1 s")
+    answer = next(c for c in nb.cells if meta(c).get("solution"))
+    right = "BEGIN SOLUTION" in answer.source or "raise NotImplementedError" not in answer.source
+    scores = {g: (task.probe.points[g] if right else 0.0, False) for g in task.probe.points}
+    return TaskResult(task.lab, task.student, Status.GRADED, "", [], dumps(nb), scores)
+
+
+def fake_reference(lab, source, probe, limits, cache):
+    return {"runs": {"1": {}}}
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory, source, released):
+    root = tmp_path_factory.mktemp("engine")
+    shutil.copytree(ROOT / "source" / LAB, root / "source" / LAB)
+    folder = CourseFolder(root)
+    for student, nb in {"ann": source, "bob": released, "loop": source}.items():
+        folder.submitted(student, LAB).parent.mkdir(parents=True)
+        folder.submitted(student, LAB).write_text(dumps(nb))
+    folder.submitted("eve", LAB).parent.mkdir(parents=True)
+    (folder.submitted("eve", LAB).parent / "notes.txt").write_text("no notebook")
+    return root
+
+
+STAGES = Stages(run=fake_run, reference=fake_reference, catalogue=lambda *a: {})
+
+
+def test_grade_class_composes_the_stages_and_resumes(small_class):
+    run_ = pipeline.grade_class(small_class, [LAB], progress=False, limits=Limits(isolate=False), stages=STAGES)
+    assert isinstance(run_, GradingRun) and run_.ran == 3 and run_.catalogue_problems == []
+    status = {o.student: o.status for o in run_.outcomes}
+    assert status == {"ann": Status.GRADED, "bob": Status.GRADED, "eve": Status.UNREADABLE, "loop": Status.TIMED_OUT}
+    score = {g.student: g.score for g in run_.grades}
+    assert score["ann"] == max(g.max_score for g in run_.grades) > 0 and score["bob"] == score["eve"] == 0
+    folder = CourseFolder(small_class)
+    for student in status:  # nothing is lost: a row, feedback and a state entry for everyone
+        assert folder.feedback(student, LAB).exists(), student
+        assert f"{LAB}/{student}" in json.loads(folder.state.read_text())
+    assert {r["student_id"] for r in pipeline.read_grades_csv(folder.grades_csv)} == set(status)
+    again = pipeline.grade_class(small_class, [LAB], progress=False, limits=Limits(isolate=False), stages=STAGES)
+    assert again.ran == 0 and {o.student: o.status for o in again.outcomes} == status
+
+
+def test_execute_on_dask_turns_a_dead_worker_into_crashed(small_class, source):
+    tasks = [dispatch.Task(LAB, name, dumps(source), Limits(isolate=False), None) for name in ("boom",)]
+    got = []
+    dispatch.execute(tasks, fake_run, got.append, workers=2)
+    assert [(r.student, r.status) for r in got] == [("boom", Status.CRASHED)]
+    assert "RuntimeError: the worker died" in got[0].detail
