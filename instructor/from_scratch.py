@@ -13,6 +13,8 @@ import ast
 
 import nbformat
 
+from .grading.notes import note
+
 _TORCH_NORMS = ["torch.nn.functional.batch_norm", "torch.nn.functional.layer_norm", "torch.nn.functional.group_norm",
                 "torch.nn.functional.instance_norm", "torch.nn.functional.rms_norm", "torch.batch_norm",
                 "torch.native_batch_norm", "torch.layer_norm", "torch.native_layer_norm", "torch.group_norm",
@@ -109,6 +111,6 @@ def review_notes(lab: str, submission: nbformat.NotebookNode, source: nbformat.N
                     if name == rule or name.startswith(rule + "."):
                         used.add(rule)
         if used:
-            notes.append(f"for review: exercise {cell_id} uses {', '.join(sorted(used))}, "
-                         "the built-in it is asked to reimplement")
+            notes.append(note("from-scratch", f"for review: exercise {cell_id} uses {', '.join(sorted(used))}, "
+                                               "the built-in it is asked to reimplement"))
     return notes

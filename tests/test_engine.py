@@ -79,9 +79,8 @@ def test_repair_structure_undoes_what_breaks_nbgrader(released):
     pasted = nbformat.v4.new_code_cell("y = 2", metadata={"nbgrader": {"solution": True}})
     nb.cells.append(pasted)                            # nbgrader metadata without grade_id
     notes = intake.repair_structure(nb, released)
-    text = " | ".join(notes)
-    assert f"restored deleted locked cells: {meta(gone)['grade_id']}" in text
-    assert "duplicated cells" in text and "cell type changed back" in text and "without grade_id on 1" in text
+    assert sorted(n.code for n in notes) == ["duplicated-cells", "locked-restored", "metadata-dropped", "type-restored"]
+    assert meta(gone)["grade_id"] in next(n for n in notes if n.code == "locked-restored")
     ids = [meta(c).get("grade_id") for c in nb.cells]
     assert ids.count(meta(answer)["grade_id"]) == 1 and meta(gone)["grade_id"] in ids
     assert next(c for c in nb.cells if meta(c).get("grade_id") == meta(answer)["grade_id"]).cell_type == "code"
@@ -94,7 +93,28 @@ def test_restore_locked_puts_back_the_released_tests(released):
     original = grade.source
     grade.source = "pass  # the test, emptied"
     notes = intake.restore_locked(nb, released)
-    assert grade.source == original and notes and meta(grade)["grade_id"] in notes[0]
+    assert grade.source == original and [n.code for n in notes] == ["locked-edited"] and meta(grade)["grade_id"] in notes[0]
+
+
+def test_notes_keep_their_code_through_dask_and_the_state_file(tmp_path):
+    import pickle
+
+    from instructor.grading.notes import CODES, Note, from_state, note
+
+    made = note("kernel-died", "the kernel died in cell x; that cell was skipped")
+    assert pickle.loads(pickle.dumps(made)).code == "kernel-died" and json.dumps([made]) == json.dumps([str(made)])
+    with pytest.raises(ValueError, match="unknown note code 'kernel-dead'"):
+        Note("text", "kernel-dead")
+    assert from_state(["review", "for review: x"]).code == "review" and from_state("an older state's note").code == ""
+    assert len(set(CODES)) == len(CODES)
+    path = CourseFolder(tmp_path).submitted("ann", LAB)
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")
+    outcome = pipeline.Outcome("ann", LAB, Status.UNREADABLE, "unreadable", (made, note("renamed", "renamed 'a'")))
+    state = {}
+    record.remember(state, tmp_path, outcome, "s")
+    back = record.already_graded(record.load_state(tmp_path), tmp_path, LAB, "ann", "s")
+    assert back == outcome and back.codes == ["kernel-died", "renamed"]
 
 
 # ------------------------------------------------------------------ scan

@@ -422,7 +422,7 @@ def test_no_trick_scores_more_than_the_wrong_answer_alone(lab_id, trust_classes,
     gained = [f"{s}: {scores[s]} > {baseline} ({outcomes[s]})" for s in names if scores[s] > baseline]
     assert not gained, "\n".join(gained)
     # code that reaches into the grader's probe is also named for the instructor's review
-    assert any(n.startswith("for review:") for n in outcomes["trick-probe-subversion"].notes), outcomes["trick-probe-subversion"]
+    assert "review" in outcomes["trick-probe-subversion"].codes, outcomes["trick-probe-subversion"]
     for student in scores:  # nothing is lost
         assert (root / "feedback" / student / lab_id / f"{lab_id}.html").exists(), student
     # planted symlinks changed nothing outside the sandbox, and the gradebook kept its mode
@@ -467,7 +467,7 @@ def test_honest_code_is_never_flagged_and_delegation_is_noted(lab_id, trust_clas
     assert not problems, "\n".join(problems)  # (full marks: no mistake is ever diagnosed, either)
     o = outcomes["delegates"]
     assert o.status is Status.GRADED, o
-    assert any(n.startswith(f"for review: exercise {lab.solutions[0]} uses") for n in o.notes), o.notes
+    assert any(n.code == "from-scratch" and lab.solutions[0] in n for n in o.notes), o.notes
 
 
 def test_every_lab_declares_its_from_scratch_exercises():

@@ -33,6 +33,7 @@ from ..course import CourseFolder
 from ..notebooks import labs
 from . import diagnose, probes, record, report
 from .intake import intake, quarantine
+from .notes import note
 from .run import reference, run_task
 from .scan import scan
 from .types import CourseError, Limits, Outcome, Status, Task, TaskResult
@@ -118,7 +119,7 @@ def plan(folder: CourseFolder, chosen: list[str], limits: Limits, resume: bool =
             record.remember(state, root, outcomes[(lab, student)], it.digest)
             continue
         findings, deleted = stages.scan(got.nb, it.source, lab)
-        review = [f"for review: {f}" for f in findings]
+        review = [note("review", f"for review: {f}") for f in findings]
         tasks.append(Task(lab, student, nbformat.writes(got.nb), limits, it.probe))
         outcomes[(lab, student)] = Outcome(student, lab, Status.PENDING, "", tuple(got.notes + deleted + review))
     return Plan(lab_plans, pairs, outcomes, tasks, state)

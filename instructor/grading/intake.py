@@ -15,6 +15,7 @@ import nbformat
 
 from ..course import CourseFolder
 from ..notebooks import dumps
+from .notes import note
 
 
 @dataclass
@@ -41,9 +42,9 @@ def find_submitted_notebook(folder: Path, lab: str) -> tuple[Path | None, str]:
     candidates = sorted(folder.glob("*.ipynb"))
     if len(candidates) == 1:
         candidates[0].rename(canonical)
-        return canonical, f"renamed {candidates[0].name!r} to {canonical.name!r}"
-    return None, (f"no notebook {canonical.name!r} in the submission"
-                  + (f" (found {[c.name for c in candidates]})" if candidates else ""))
+        return canonical, note("renamed", f"renamed {candidates[0].name!r} to {canonical.name!r}")
+    return None, note("no-notebook", f"no notebook {canonical.name!r} in the submission"
+                      + (f" (found {[c.name for c in candidates]})" if candidates else ""))
 
 
 def quarantine(root: Path, student: str, lab: str) -> Path:
@@ -75,13 +76,13 @@ def repair_structure(nb: nbformat.NotebookNode, released: nbformat.NotebookNode)
     restored = _restore_deleted_locked(nb, released)
     notes = []
     if doubled:
-        notes.append(f"duplicated cells (the last copy counts): {', '.join(sorted(set(doubled)))}")
+        notes.append(note("duplicated-cells", f"duplicated cells (the last copy counts): {', '.join(sorted(set(doubled)))}"))
     if restored:
-        notes.append(f"restored deleted locked cells: {', '.join(restored)}")
+        notes.append(note("locked-restored", f"restored deleted locked cells: {', '.join(restored)}"))
     if retyped:
-        notes.append(f"cell type changed back: {', '.join(retyped)}")
+        notes.append(note("type-restored", f"cell type changed back: {', '.join(retyped)}"))
     if dropped:
-        notes.append(f"ignored nbgrader metadata without grade_id on {dropped} cell(s)")
+        notes.append(note("metadata-dropped", f"ignored nbgrader metadata without grade_id on {dropped} cell(s)"))
     return notes
 
 
@@ -163,14 +164,14 @@ def restore_locked(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -
         if _without_hidden_tests(cell.source) != _without_hidden_tests(original.source):
             edited.append(grade_id_of(cell))
         cell.source, cell.metadata = original.source, nbformat.from_dict(original.metadata)
-    return [f"edited locked cells restored to the release: {', '.join(edited)}"] if edited else []
+    return [note("locked-edited", f"edited locked cells restored to the release: {', '.join(edited)}")] if edited else []
 
 
 def deleted_answers(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
     """Answers the student deleted (their tests will fail)."""
     present = {grade_id_of(c) for c in nb.cells}
     absent = [g for g in solution_cell_ids(source) if g not in present]
-    return [f"solution cells deleted (their tests fail): {', '.join(absent)}"] if absent else []
+    return [note("answer-deleted", f"solution cells deleted (their tests fail): {', '.join(absent)}")] if absent else []
 
 
 def intake(root: Path, lab: str, student: str, released: nbformat.NotebookNode) -> Intake:
@@ -189,7 +190,7 @@ def intake(root: Path, lab: str, student: str, released: nbformat.NotebookNode) 
         return Intake(path, None, notes, unreadable)
     repaired = json.loads(dumps(nb)) != json.loads(text)
     if repaired:
-        notes.append("notebook format repaired (ids, schema)")
+        notes.append(note("format-repaired", "notebook format repaired (ids, schema)"))
     repairs = repair_structure(nb, released)
     notes += repairs + restore_locked(nb, released)
     if repaired or repairs:

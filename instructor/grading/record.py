@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..course import CourseFolder, nbgrader
 from ..notebooks import labs
+from .notes import from_state
 from .types import CourseError, Outcome, Status, TaskResult
 
 
@@ -135,7 +136,8 @@ def store_json(path: Path, data, **dump) -> None:
 def remember(state: dict, root: Path, outcome: Outcome, source_digest: str) -> None:
     state[f"{outcome.lab}/{outcome.student}"] = {
         "submission": digest(CourseFolder(root).submitted(outcome.student, outcome.lab)), "source": source_digest,
-        "status": str(outcome.status), "detail": outcome.detail, "notes": list(outcome.notes),
+        "status": str(outcome.status), "detail": outcome.detail,
+        "notes": [[getattr(n, "code", ""), str(n)] for n in outcome.notes],
         "diagnoses": list(outcome.diagnoses)}
     save_state(root, state)
 
@@ -155,7 +157,7 @@ def already_graded(state: dict, root: Path, lab: str, student: str, source_diges
         return None  # recorded as run, but its autograded notebook is gone: run it again
     if status is Status.PENDING:
         return None
-    return Outcome(student, lab, status, entry.get("detail", ""), tuple(entry.get("notes", [])),
+    return Outcome(student, lab, status, entry.get("detail", ""), tuple(map(from_state, entry.get("notes", []))),
                    tuple(d for d in entry.get("diagnoses", []) if isinstance(d, dict)))
 
 

@@ -31,6 +31,7 @@ import nbformat
 
 from ..notebooks import ROOT
 from . import checks, diagnose
+from .notes import note
 from .probes import Probe
 from .types import Limits, Status, Task, TaskResult
 
@@ -259,8 +260,8 @@ def run_attempts(nb: nbformat.NotebookNode, probe: Probe, offset: int, nonce: st
         if out.died is None:
             return out
         if out.died >= out.first_probe:
-            out.notes.append("the kernel died while the grader's checks ran (student code called by a test "
-                             "stopped the process); no check could be scored")
+            out.notes.append(note("kernel-died-in-checks", "the kernel died while the grader's checks ran (student "
+                                  "code called by a test stopped the process); no check could be scored"))
             return out
         label = _label(graded_nb, out.died)
         if attempt == 3:
@@ -268,7 +269,7 @@ def run_attempts(nb: nbformat.NotebookNode, probe: Probe, offset: int, nonce: st
             return out
         nb.cells[out.died].source = NEUTRALIZED
         out.status, out.neutralized = Status.CRASHED, dumps(nb)
-        out.notes.append(f"the kernel died in cell {label}; that cell was skipped")
+        out.notes.append(note("kernel-died", f"the kernel died in cell {label}; that cell was skipped"))
     return out
 
 
@@ -292,8 +293,8 @@ def run_task(task: Task) -> TaskResult:
     probe_cells, graded_nb.cells = graded_nb.cells[got.first_probe:], graded_nb.cells[:got.first_probe]
     doc, problems = checks.read_cells(probe_cells, nonce)
     if problems and got.died is None:
-        notes.append(f"the grader's checks reported nothing usable from {len(problems)} of "
-                     f"{len(probe_cells)} exercises: {problems[0]}")
+        notes.append(note("checks-unusable", f"the grader's checks reported nothing usable from {len(problems)} "
+                                               f"of {len(probe_cells)} exercises: {problems[0]}"))
     verdicts = checks.judge(probe, doc, task.reference, offset)
     began = time.perf_counter()
     diagnoses = diagnose.diagnose(probe, doc, task.reference, task.catalogue, offset, verdicts)
@@ -301,8 +302,8 @@ def run_task(task: Task) -> TaskResult:
     annotate(graded_nb, probe, verdicts, diagnoses)
     timed_out, memory = runtime_notes(graded_nb)
     status = Status.TIMED_OUT if timed_out and got.status is Status.GRADED else got.status
-    notes += [f"cell time limit hit in {', '.join(timed_out)}"] if timed_out else []
-    notes += [f"memory limit hit in {', '.join(memory)}"] if memory else []
+    notes += [note("cell-time-limit", f"cell time limit hit in {', '.join(timed_out)}")] if timed_out else []
+    notes += [note("memory-limit", f"memory limit hit in {', '.join(memory)}")] if memory else []
     graded_nb.cells += trailing  # the experiment after the last test, as handed in (not run)
     trim_outputs(graded_nb)
     return TaskResult(task.lab, task.student, status, got.detail, notes, dumps(graded_nb),

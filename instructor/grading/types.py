@@ -33,6 +33,11 @@ class Outcome:
     notes: tuple = ()
     diagnoses: tuple = ()   # per exercise that lost points: the diagnosis (dicts, see grading.diagnose)
 
+    @property
+    def codes(self) -> list[str]:
+        """The stable codes of ``notes`` (:mod:`instructor.grading.notes`), in order."""
+        return [getattr(n, "code", "") for n in self.notes]
+
 
 @dataclass
 class Limits:
