@@ -133,18 +133,15 @@ def meta(cell) -> dict:
 
 
 def exercises(nb) -> dict[str, tuple[int, int, int]]:
-    """grade_id of each solution cell -> (its index, index of its last grade cell, end of its block).
+    """grade_id of each solution cell -> (its index, index of its last grade cell, end of its block)
+    (:class:`instructor.lab.LabNotebook`); an exercise without a grade cell is an authoring error."""
+    from .lab import LabNotebook
 
-    The block of exercise *k* ends where exercise *k + 1* starts (or at the end of the notebook).
-    """
-    starts = [i for i, c in enumerate(nb.cells) if meta(c).get("solution") and c.cell_type == "code"]
     out = {}
-    for n, start in enumerate(starts):
-        end = starts[n + 1] if n + 1 < len(starts) else len(nb.cells)
-        grades = [i for i in range(start + 1, end) if meta(nb.cells[i]).get("grade")]
-        if not grades:
-            raise ValueError(f"solution cell {meta(nb.cells[start])['grade_id']!r} has no grade cell after it")
-        out[meta(nb.cells[start])["grade_id"]] = (start, grades[-1], end)
+    for e in LabNotebook(nb).exercises.values():
+        if e.last_grade < 0:
+            raise ValueError(f"solution cell {e.solution_id!r} has no grade cell after it")
+        out[e.solution_id] = (e.index, e.last_grade, e.end)
     return out
 
 

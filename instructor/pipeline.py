@@ -109,16 +109,9 @@ def partial_submission(source: nbformat.NotebookNode, released: nbformat.Noteboo
 
 def points_of_first_exercise(source: nbformat.NotebookNode) -> float:
     """Points of the grade cells that follow the first solution cell and precede the second."""
-    total, seen = 0.0, 0
-    for cell in source.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            seen += 1
-            if seen == 2:
-                break
-        elif meta.get("grade") and seen == 1:
-            total += meta.get("points", 0)
-    return total
+    from .lab import LabNotebook
+
+    return next(iter(LabNotebook(source).exercises.values())).points
 
 
 def demo_mistake(lab: str) -> "mutants.Mutant":

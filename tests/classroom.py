@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from instructor import pipeline
+from instructor.lab import LabNotebook
 from instructor.notebooks import ROOT
 from instructor.safety import locked_context
 
@@ -28,15 +29,10 @@ class Lab:
         self.id = lab
         self.source = nbformat.read(ROOT / "source" / lab / f"{lab}.ipynb", as_version=4)
         self.release = nbformat.read(ROOT / "release" / lab / f"{lab}.ipynb", as_version=4)
-        self.solutions = pipeline.solution_cell_ids(self.source)
-        self.full = sum(c.metadata["nbgrader"].get("points", 0) for c in self.source.cells
-                        if c.metadata.get("nbgrader", {}).get("grade"))
-        after_last, seen = 0, False
-        for c in self.source.cells:
-            meta = c.metadata.get("nbgrader", {})
-            seen = seen or meta.get("grade_id") == self.solutions[-1]
-            after_last += meta.get("points", 0) if seen and meta.get("grade") else 0
-        self.last_exercise_points = after_last  # grade cells after the last solution cell
+        facts = LabNotebook(self.source)
+        self.solutions = facts.solution_ids
+        self.full = facts.full
+        self.last_exercise_points = facts.exercises[self.solutions[-1]].points  # grade cells after the last answer
         self.helper = sorted(locked_context(self.source)[1])[0]
         self.torch = lab.startswith("pt")
 

@@ -248,3 +248,19 @@ def test_execute_on_dask_turns_a_dead_worker_into_crashed(small_class, source):
     dispatch.execute(tasks, fake_run, got.append, workers=2)
     assert [(r.student, r.status) for r in got] == [("boom", Status.CRASHED)]
     assert "RuntimeError: the worker died" in got[0].detail
+
+
+# ------------------------------------------------------------------ the lab's metadata, read once
+@pytest.mark.parametrize("lab", sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir()))
+def test_lab_notebook_partitions_the_points_into_exercises(lab):
+    from instructor.lab import LabNotebook
+
+    facts = LabNotebook.read(ROOT / "source" / lab / f"{lab}.ipynb")
+    assert facts.solution_ids and all(e.grades for e in facts.exercises.values()), f"{lab}: an exercise without tests"
+    assert sum(e.points for e in facts.exercises.values()) == facts.full > 0, f"{lab}: a grade cell outside every exercise"
+    blocks = list(facts.exercises.values())
+    for e, following in zip(blocks, blocks[1:]):
+        assert e.index < e.last_grade < e.end == following.index
+    assert all(facts.exercise_of(g) == e.solution_id for e in blocks for g, _ in e.grades)
+    released = LabNotebook.read(ROOT / "release" / lab / f"{lab}.ipynb")
+    assert (released.solution_ids, released.points) == (facts.solution_ids, facts.points), f"{lab}: release out of date"

@@ -31,7 +31,9 @@ def grade_id_of(cell) -> str | None:
 
 
 def solution_cell_ids(nb: nbformat.NotebookNode) -> list[str]:
-    return [grade_id_of(c) for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    from ..lab import LabNotebook
+
+    return LabNotebook(nb).solution_ids
 
 
 def find_submitted_notebook(folder: Path, lab: str) -> tuple[Path | None, str]:

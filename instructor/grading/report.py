@@ -132,15 +132,9 @@ def read_grades_csv(path: Path) -> list[dict]:
 
 def exercise_cells(source: nbformat.NotebookNode) -> dict[str, list[tuple[str, float]]]:
     """Solution cell grade_id -> the (grade cell, points) that follow it, up to the next exercise."""
-    out, current = {}, None
-    for cell in source.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            current = meta["grade_id"]
-            out[current] = []
-        elif meta.get("grade") and current is not None:
-            out[current].append((meta["grade_id"], float(meta.get("points", 0))))
-    return out
+    from ..lab import LabNotebook
+
+    return {e.solution_id: list(e.grades) for e in LabNotebook(source).exercises.values()}
 
 
 def exercise_shares(root: Path, lab: str) -> list[tuple[str, float, int, int]]:
