@@ -264,3 +264,18 @@ def test_lab_notebook_partitions_the_points_into_exercises(lab):
     assert all(facts.exercise_of(g) == e.solution_id for e in blocks for g, _ in e.grades)
     released = LabNotebook.read(ROOT / "release" / lab / f"{lab}.ipynb")
     assert (released.solution_ids, released.points) == (facts.solution_ids, facts.points), f"{lab}: release out of date"
+
+
+def test_limits_on_the_command_line_come_from_the_dataclass():
+    import argparse
+
+    from instructor.__main__ import LIMIT_OPTIONS, add_limit_options, limits_from
+
+    parser = argparse.ArgumentParser()
+    add_limit_options(parser)
+    parser.add_argument("--no-isolation", action="store_true")
+    assert limits_from(parser.parse_args([])) == Limits()
+    got = limits_from(parser.parse_args(["--cell-seconds", "30", "--memory-mb", "4096", "--notebook-seconds", "60.5",
+                                         "--no-isolation"]))
+    assert (got.cell_seconds, got.memory_mb, got.notebook_seconds, got.isolate) == (30, 4096, 60.5, False)
+    assert set(LIMIT_OPTIONS) <= {f for f in Limits.__dataclass_fields__}
