@@ -125,8 +125,58 @@ def build_class(tmp_path, lab, submissions):
     return root
 
 
-def grade(root, lab):
-    run = pipeline.grade_class(root, [lab], progress=False, limits=LIMITS)
+# The solution's reference data and the mistake catalogue, computed by the first classroom of a lab in a
+# pytest session and handed to the next (their computation is what that first class tests; every class
+# after it would compute the same thing again: 15-90 s a lab). SHARED_CACHE: set by tests/conftest.py.
+SHARED_CACHE = "COURSE_TEST_SHARED_CACHE"
+
+
+def _prepared(lab):
+    import os
+
+    from instructor.grading import record
+
+    shared = os.environ.get(SHARED_CACHE)
+    if not shared:
+        return None, None
+    digest = record.digest(ROOT / "source" / lab / f"{lab}.ipynb")
+    return Path(shared) / f"{lab}-{digest[:16]}", f"{lab}-{digest[:16]}"
+
+
+def seed_cache(root, lab):
+    """Copy the session's prepared data for ``lab`` (if a classroom made it already) into ``root``."""
+    import shutil
+
+    shared, name = _prepared(lab)
+    if shared is not None and shared.is_dir():
+        shutil.copytree(shared, root / ".grading-cache" / name, dirs_exist_ok=True)
+
+
+def keep_cache(root, lab):
+    """Share what this classroom computed (reference, catalogue) with the session's later classrooms."""
+    import os
+    import shutil
+    import tempfile
+
+    shared, name = _prepared(lab)
+    made = root / ".grading-cache" / name
+    if shared is None or shared.exists() or not made.is_dir():
+        return
+    staging = Path(tempfile.mkdtemp(dir=shared.parent, prefix=f".{name}-"))
+    for path in made.glob("*.json"):  # reference-*.json, mistakes-*.json (not release.ipynb: per gradebook)
+        shutil.copy2(path, staging / path.name)
+    try:
+        os.rename(staging, shared)  # atomic; another worker may have won the race
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def grade(root, lab, **options):
+    """Grade ``root``'s class of ``lab`` with the test limits (reusing the session's prepared data), and
+    check that nothing is lost; gives (scores, outcomes by student, summary)."""
+    seed_cache(root, lab)
+    run = pipeline.grade_class(root, [lab], progress=False, limits=LIMITS, **options)
+    keep_cache(root, lab)
     rows, outcomes = run.grades, run.outcomes
     scores = {g.student: g.score for g in rows}
     by_student = {o.student: o for o in outcomes}

@@ -16,6 +16,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_grading_cache(tmp_path_factory):
+    """One folder for the whole session, every xdist worker included (their base temporary folders share
+    a parent), where classrooms hand each other a lab's reference data and catalogue (tests/classroom.py)."""
+    from classroom import SHARED_CACHE
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-grading-cache"
+    shared.mkdir(exist_ok=True)
+    os.environ[SHARED_CACHE] = str(shared)
+    return shared
+
+
 @pytest.fixture(scope="session")
 def graded_class(tmp_path_factory):
     """``graded_class(lab)``: the lab's hostile classroom (tests/classroom.py), graded once per session.

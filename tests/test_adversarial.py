@@ -73,7 +73,7 @@ def test_messy_and_incomplete_submissions_are_graded_on_their_merit(lab_id, grad
     in_report(outcomes["deleted-solution"], report)
 
 
-@pytest.mark.parametrize("lab_id", RUNTIME_LABS)
+@pytest.mark.parametrize("lab_id", [pytest.param(lab, marks=pytest.mark.xdist_group(lab)) for lab in RUNTIME_LABS])
 def test_runaway_code_is_stopped_and_the_rest_is_graded(lab_id, tmp_path):
     lab = Lab(lab_id)
     last = lab.solutions[-1]

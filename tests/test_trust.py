@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from classroom import LIMITS, Lab, dump
+from classroom import LIMITS, Lab, dump, keep_cache, seed_cache
 from instructor import pipeline
 from instructor.from_scratch import MUST_NOT_CALL
 from instructor.grading import Status, record
@@ -399,7 +399,9 @@ def trust_classes(tmp_path_factory, outside):
             gradebook = root / "gradebook.db"
             record.ensure_assignment(root, lab_id)
             mode = stat.S_IMODE(gradebook.stat().st_mode)
+            seed_cache(root, lab_id)
             run = pipeline.grade_class(root, [lab_id], progress=False, limits=LIMITS, workers=2)
+            keep_cache(root, lab_id)
             rows, outcomes = run.grades, run.outcomes
             cache[lab_id] = (lab, root, {r.student: r.score for r in rows}, {o.student: o for o in outcomes},
                              pipeline.summary(rows, outcomes), mode)
