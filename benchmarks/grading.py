@@ -7,14 +7,17 @@ through correct, a catalogued mistake, partial (first exercise only), another ca
 last two kill their kernel (``os._exit``) and loop forever — and grades copies of it (1) with
 ``nbgrader autograde`` in one process (no protections, the baseline), (2) with ``grade_class``
 serially, without and with the diagnosis (tests/mutants/ as the catalogue of mistakes), and (3) with
-``grade_class`` on a 2-worker Dask LocalCluster. Prints wall time, submissions per minute, the 1 -> 2
-worker scaling and what the diagnosis adds (its catalogue, computed once per lab, and the comparisons
-per submission). Numbers only: nothing is asserted.
+``grade_class`` on a 2-worker Dask LocalCluster; plain nbgrader once more on the honest submissions alone.
+Prints wall time, submissions per minute, the 1 -> 2 worker scaling, one honest submission's run stage
+(core-seconds: its kernel's wall time at 2 workers, one CPU thread each) against plain nbgrader's per
+honest submission, a projection for 1,000 submissions on 32 cores, and what the diagnosis adds (its
+catalogue, computed once per lab, and the comparisons per submission). Numbers only: nothing is asserted.
 """
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -70,10 +73,14 @@ def main() -> int:
         template = build(Path(tmp) / "template", args.lab, args.students)
         results = {}
         runs = {}
-        for name in ("nbgrader autograde (serial, unprotected)", "grade_class, 1 worker, no diagnosis",
-                     "grade_class, 1 worker", "grade_class, 2 workers"):
+        runaway = {f"student{i:03d}" for i in (args.students - 2, args.students - 1)}
+        for name in ("nbgrader autograde (serial, unprotected)", "nbgrader autograde, honest submissions only",
+                     "grade_class, 1 worker, no diagnosis", "grade_class, 1 worker", "grade_class, 2 workers"):
             root = Path(tmp) / name.replace(",", "").replace(" ", "_").replace("(", "").replace(")", "")
             shutil.copytree(template, root)
+            if "honest" in name:
+                for student in runaway:
+                    shutil.rmtree(root / "submitted" / student)
             start = time.perf_counter()
             if name.startswith("nbgrader"):
                 pipeline.nbgrader("autograde", args.lab, "--force", f"--Execute.timeout={args.cell_seconds}",
@@ -83,14 +90,32 @@ def main() -> int:
                                                   workers=1 if "1 worker" in name else 2,
                                                   diagnosis="no diagnosis" not in name)
             results[name] = time.perf_counter() - start
-            print(f"{name:42s} {results[name]:7.1f} s  {args.students / results[name] * 60:6.1f} submissions/min",
-                  flush=True)
+            n = args.students - (len(runaway) if "honest" in name else 0)
+            print(f"{name:44s} {results[name]:7.1f} s  {n / results[name] * 60:6.1f} submissions/min", flush=True)
         one, two = results["grade_class, 1 worker"], results["grade_class, 2 workers"]
         print(f"scaling 1 -> 2 workers: {one / two:.2f}x (linear: 2.00x, ratio to linear {one / two / 2:.2f})")
         plain = results["nbgrader autograde (serial, unprotected)"]
         print(f"per submission: nbgrader {plain / args.students:.1f} s, "
               f"course grader {one / args.students:.1f} s (1 worker), {two / args.students:.1f} s (2 workers)")
         print(f"cost ratio to plain nbgrader, same run, 1 worker each: {one / plain:.2f}")
+        # one honest submission's run stage (a kernel with one CPU thread at 2 workers on 2 cores: core-seconds)
+        honest = {w: sorted(sec for (_, student), sec in runs[f"grade_class, {w}"].task_seconds.items()
+                            if student not in runaway) for w in ("1 worker", "2 workers")}
+        core_s = statistics.median(honest["2 workers"])
+        plain_honest = results["nbgrader autograde, honest submissions only"] / (args.students - len(runaway))
+        print(f"honest submission, run stage: median {statistics.median(honest['1 worker']):.1f} s at 1 worker, "
+              f"{core_s:.1f} core-s at 2 workers; plain nbgrader {plain_honest:.1f} s per honest submission "
+              f"(ratio {core_s / plain_honest:.2f})")
+        stage = {w: runs[f"grade_class, {w}"].seconds for w in ("1 worker", "2 workers")}
+        print(f"run stage alone (every submission, the loop's {args.cell_seconds} s cell limit included): "
+              f"{stage['1 worker']:.1f} s at 1 worker, {stage['2 workers']:.1f} s at 2 "
+              f"({stage['1 worker'] / stage['2 workers'] / 2:.2f} of linear); one honest kernel next to another: "
+              f"{statistics.median(honest['1 worker']) * 2 / core_s / 2:.2f} of linear; the rest of each run is "
+              f"serial nbgrader work (registering the lab, feedback, export)")
+        once = run.catalogue_seconds if (run := runs["grade_class, 1 worker"]) else 0.0
+        print(f"projection, 1,000 honest submissions of this lab on 32 cores (one kernel per core, the run stage "
+              f"only, as measured here): {1000 * core_s / 32 / 60:.1f} min, plus the lab's catalogue once "
+              f"({once:.0f} s here)")
         bare, run = results["grade_class, 1 worker, no diagnosis"], runs["grade_class, 1 worker"]
         print(f"diagnosis, 1 worker: the whole run {one:.1f} s vs {bare:.1f} s without ({(one / bare - 1):+.0%}); "
               f"its catalogue {run.catalogue_seconds:.1f} s once per lab (cached), comparisons "

@@ -279,3 +279,19 @@ def test_limits_on_the_command_line_come_from_the_dataclass():
                                          "--no-isolation"]))
     assert (got.cell_seconds, got.memory_mb, got.notebook_seconds, got.isolate) == (30, 4096, 60.5, False)
     assert set(LIMIT_OPTIONS) <= {f for f in Limits.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("lab", sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir()))
+def test_only_pytorch_labs_get_a_warm_zygote(lab):
+    """A zygote imports only fork-safe framework modules of the lab's own setup cell (instructor/zygote.py):
+    torch labs get torch, TensorFlow labs (not fork-safe once imported) get a cold kernel."""
+    from instructor.zygote import WARM_ROOTS, warm_modules
+
+    warm = run.warm_of(nbformat.read(ROOT / "source" / lab / f"{lab}.ipynb", as_version=4))
+    if lab.startswith("pt"):
+        assert "torch" in warm and all(m.split(".")[0] in WARM_ROOTS for m in warm), warm
+    else:
+        assert warm == (), warm
+    assert warm_modules("import tensorflow as tf\nimport numpy as np") == ()
+    assert warm_modules("import torch\nfrom . import x\nimport os") == ("torch",)
+    assert warm_modules("def broken(:") == ()

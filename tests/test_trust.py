@@ -44,16 +44,20 @@ def require_bwrap():
         pytest.skip(message)
 
 
-def run_in_sandbox(code: str) -> str:
-    """Run ``code`` as one cell in a grading sandbox kernel (run.execute, the real path); what it printed."""
+def run_in_sandbox(code: str, warm: tuple = ()) -> str:
+    """Run ``code`` as one cell in a grading sandbox kernel (run.execute, the real path): a cold one, or
+    one forked from this thread's zygote with ``warm`` imported (instructor/zygote.py); what it printed."""
     from instructor.grading.run import execute
     from instructor.grading.types import Limits
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     with tempfile.TemporaryDirectory(prefix="trust-sandbox-") as work:
-        died, out_of_time, _ = execute(nb, Limits(cell_seconds=60, notebook_seconds=120), Path(work))
+        died, out_of_time, _ = execute(nb, Limits(cell_seconds=60, notebook_seconds=120), Path(work), warm)
     assert died is None and not out_of_time
     return "".join(o.get("text", "") + o.get("evalue", "") for o in nb.cells[0].outputs)
+
+
+WARM = ("numpy", "torch")  # what pt01's setup cell lets a zygote import (instructor.grading.run.warm_of)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +101,8 @@ def outside():
 
 
 @pytest.mark.xdist_group("trust-sandbox")
-def test_the_sandbox_shows_only_what_the_kernel_needs(outside):
+@pytest.mark.parametrize("warm", [(), WARM], ids=["cold", "zygote"])
+def test_the_sandbox_shows_only_what_the_kernel_needs(outside, warm):
     require_bwrap()
     root, port = outside["root"], outside["port"]
     code = f"""
@@ -140,7 +145,7 @@ print('caps', [ln.split()[1] for ln in open('/proc/self/status') if ln.startswit
 print('imports', __import__('torch').__name__, __import__('course_utils').__name__)
 print('mode', __import__('course_utils.runtime').runtime.resolve_mode('full'))
 """
-    out = run_in_sandbox(code)
+    out = run_in_sandbox(code, warm)
     assert "cwd-empty True" in out, out
     assert re.search(r"umount [1-9]", out) and re.search(r"mount [1-9]", out), out
     for label in ("checkout-source", "checkout-git", "checkout-tests", "other-checkout", "downloads", "classmate",
@@ -153,6 +158,53 @@ print('mode', __import__('course_utils.runtime').runtime.resolve_mode('full'))
     assert "imports torch course_utils" in out, out
     assert "mode quick" in out, "grading must run the labs in quick mode (NBGRADER_EXECUTION), whatever MODE says"
     assert "HIDDEN" not in out and "CLASSMATE" not in out and "HOST" not in out
+
+
+@pytest.mark.xdist_group("trust-sandbox")
+def test_a_forked_kernel_starts_from_the_zygote_never_from_the_last_submission():
+    """Two submissions in a row through one zygote: the first leaves everything it can (a process, files in
+    /tmp, home, /dev/shm and the zygote's jobs folder, a patched module, a queued request on the zygote's
+    socket); the second finds none of it, and a kernel of its own."""
+    require_bwrap()
+    from instructor import zygote
+    from instructor.grading.run import thread_env
+    from instructor.grading.types import Limits
+
+    assert zygote.warm_modules(nbformat.read(ROOT / "source" / "pt01_batchnorm" / "pt01_batchnorm.ipynb",
+                                             as_version=4).cells[2].source)[:2] == WARM
+    first = run_in_sandbox("""
+import os, socket, subprocess, sys, torch, numpy
+torch.leftover = numpy.leftover = 'from the first submission'
+sys.modules['leftover_module'] = torch
+os.environ['LEFTOVER'] = '1'
+for path in ('/tmp/leftover', os.path.expanduser('~/leftover'), '/dev/shm/leftover', '../../leftover'):
+    try:
+        open(path, 'w').write('x')
+    except OSError as err:
+        print('could not write', path, type(err).__name__)
+os.makedirs('/tmp/locked/inner'); os.chmod('/tmp/locked', 0)
+daemon = subprocess.Popen(['sleep', '600'], start_new_session=True)
+sock = [p for p in os.listdir('../..') if p.endswith('.sock')]
+for name in sock:  # a request queued behind this job, in the grader's name
+    s = socket.socket(socket.AF_UNIX); s.connect('../../' + name)
+    s.sendall(b'{"connection_file": "/tmp/x.json", "cwd": "/tmp", "env": {}, "memory_mb": 64, "file_mb": 1}\\n')
+print('first', os.getpid(), daemon.pid, 'sockets', len(sock))
+""", WARM)
+    assert "first" in first and "sockets 1" in first, first
+    second = run_in_sandbox("""
+import os, sys, torch, numpy
+print('module-state', hasattr(torch, 'leftover'), hasattr(numpy, 'leftover'), 'leftover_module' in sys.modules,
+      'LEFTOVER' in os.environ)
+print('files', [p for p in ('/tmp/leftover', os.path.expanduser('~/leftover'), '/dev/shm/leftover', '../../leftover',
+                            '/tmp/locked') if os.path.lexists(p)])
+mine = {os.getpid(), os.getppid(), 1}
+print('processes', sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) not in mine))
+print('second', os.getpid())
+""", WARM)
+    assert "module-state False False False False" in second, second
+    assert "files []" in second, second
+    assert "processes []" in second, f"a process of the first submission (or its queued request) survived: {second}"
+    assert zygote.for_this_thread(WARM, thread_env(Limits())) is not None
 
 
 # ----------------------------------------------------------------------------------- wrong answer + tricks

@@ -331,7 +331,7 @@ def catalogue(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, referenc
 
     from ..mutants import load_mutants
     from .record import cached_json, store_json
-    from .run import execute, graded_part
+    from .run import execute, graded_part, warm_of
 
     mistakes = load_mutants(lab) if mistakes is None else mistakes
     offsets = sorted(int(o) for o in reference["runs"])
@@ -347,7 +347,7 @@ def catalogue(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, referenc
     budget = dataclasses.replace(limits, notebook_seconds=limits.notebook_seconds + 60 * len(usable))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"course-catalogue-{lab}-") as tmp:
-        died, out_of_time, _ = execute(run_nb, budget, Path(tmp)) if cells else (None, False, [])
+        died, out_of_time, _ = execute(run_nb, budget, Path(tmp), warm_of(source_nb)) if cells else (None, False, [])
     entries = []
     for index, m in enumerate(usable):
         if index not in where:

@@ -34,7 +34,7 @@ from ..notebooks import labs
 from . import diagnose, probes, record, report
 from .intake import intake, quarantine
 from .notes import note
-from .run import reference, run_task
+from .run import reference, run_task, warm_of
 from .scan import scan
 from .types import CourseError, Limits, Outcome, Status, Task, TaskResult
 
@@ -56,6 +56,7 @@ class LabPlan:
     source: nbformat.NotebookNode
     digest: str
     probe: probes.Probe
+    warm: tuple = ()   # what a zygote may import ahead (run.warm_of: the setup cell's framework modules)
 
 
 @dataclass
@@ -79,6 +80,7 @@ class GradingRun:
     catalogue_seconds: float = 0.0       # the diagnosis catalogues (once per lab and source; cached)
     catalogue_problems: list = field(default_factory=list)
     diagnosis_seconds: float = 0.0       # the comparisons, all submissions together
+    task_seconds: dict = field(default_factory=dict)  # (lab, student) -> its run stage, wall seconds
 
 
 def check_sandbox(limits: Limits) -> None:
@@ -101,7 +103,8 @@ def plan(folder: CourseFolder, chosen: list[str], limits: Limits, resume: bool =
     for lab in chosen:
         released = nbformat.reads(record.ensure_assignment(root, lab), as_version=4)
         source = nbformat.read(folder.source(lab), as_version=4)
-        lab_plans[lab] = LabPlan(released, source, record.digest(folder.source(lab)), probes.build(lab, source))
+        lab_plans[lab] = LabPlan(released, source, record.digest(folder.source(lab)), probes.build(lab, source),
+                                 warm_of(source))
     pairs = sorted((lab, student) for lab in chosen for student in folder.students(lab))
     state = record.load_state(root) if resume else {}
     outcomes: dict[tuple[str, str], Outcome] = {}
@@ -120,7 +123,7 @@ def plan(folder: CourseFolder, chosen: list[str], limits: Limits, resume: bool =
             continue
         findings, deleted = stages.scan(got.nb, it.source, lab)
         review = [note("review", f"for review: {f}") for f in findings]
-        tasks.append(Task(lab, student, nbformat.writes(got.nb), limits, it.probe))
+        tasks.append(Task(lab, student, nbformat.writes(got.nb), limits, it.probe, warm=it.warm))
         outcomes[(lab, student)] = Outcome(student, lab, Status.PENDING, "", tuple(got.notes + deleted + review))
     return Plan(lab_plans, pairs, outcomes, tasks, state)
 
@@ -196,6 +199,7 @@ def recorder(folder: CourseFolder, the_plan: Plan, totals: dict) -> Callable[[Ta
         key = (result.lab, result.student)
         before = the_plan.outcomes[key]
         totals["diagnosis"] = totals.get("diagnosis", 0.0) + result.diagnosis_seconds
+        totals.setdefault("tasks", {})[key] = result.seconds
         if result.neutralized is not None:
             quarantine(folder.root, result.student, result.lab).write_text(result.neutralized)
         record.record_result(folder.root, result)
@@ -263,4 +267,4 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
     ordered = [the_plan.outcomes[pair] for pair in the_plan.pairs]
     rows = finish(folder, chosen, ordered, problems, lms_name)
     return GradingRun(rows, ordered, seconds, len(the_plan.tasks), catalogue_seconds, problems,
-                      totals.get("diagnosis", 0.0))
+                      totals.get("diagnosis", 0.0), totals.get("tasks", {}))

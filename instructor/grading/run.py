@@ -44,11 +44,30 @@ class SandboxUnavailable(RuntimeError):
     """The sandbox refused to start (bubblewrap missing): an instructor-side fault."""
 
 
-def write_sandbox_kernel(workdir: Path, limits: Limits) -> tuple[Path, Path, dict]:
+def warm_of(source_nb: nbformat.NotebookNode) -> tuple[str, ...]:
+    """What a zygote may import ahead for this lab: the framework modules of its (locked) setup cell."""
+    from ..zygote import warm_modules
+
+    setup = next((c.source for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"), "")
+    return warm_modules(setup)
+
+
+def thread_env(limits: Limits) -> dict:
+    """The CPU-thread variables of a kernel: kernels graded side by side share the cores instead of
+    oversubscribing them."""
+    if not limits.threads:
+        return {}
+    env = {name: str(limits.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                     "TF_NUM_INTRAOP_THREADS")}
+    return {**env, "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def write_sandbox_kernel(workdir: Path, limits: Limits, attach_to: str | None = None) -> tuple[Path, Path, dict]:
     """A kernelspec ``course-sandbox`` under ``workdir/kernels``: (kernels folder, scratch folder, env).
 
     The sandbox spec (limits, the two writable folders) goes into a file that the launcher reads and
-    deletes before the kernel starts (see :mod:`instructor.sandbox_kernel`).
+    deletes before the kernel starts (see :mod:`instructor.sandbox_kernel`). ``attach_to``: the socket of
+    a warm zygote (:mod:`instructor.zygote`) that forks the kernel instead.
     """
     from ..sandbox_kernel import Spec
 
@@ -59,15 +78,13 @@ def write_sandbox_kernel(workdir: Path, limits: Limits) -> tuple[Path, Path, dic
     Spec(limits.memory_mb, limits.file_mb, [str(scratch), str(runtime)], limits.isolate).write(str(spec_path))
     # NBGRADER_EXECUTION: what nbgrader sets under autograde, and what the labs read to run in quick mode
     # (course_utils.runtime.resolve_mode), whatever MODE the notebook says
-    env = {"COURSE_SANDBOX_SPEC": str(spec_path), "PYTHONPATH": str(ROOT), "NBGRADER_EXECUTION": "autograde"}
-    if limits.threads:  # kernels graded side by side share the cores instead of oversubscribing them
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
-            env[name] = str(limits.threads)
-        env["TF_NUM_INTEROP_THREADS"] = "1"
+    env = {"COURSE_SANDBOX_SPEC": str(spec_path), "PYTHONPATH": str(ROOT), "NBGRADER_EXECUTION": "autograde",
+           **thread_env(limits)}
     kernel_dir = workdir / "kernels" / "course-sandbox"
     kernel_dir.mkdir(parents=True, exist_ok=True)
+    launcher = ["instructor.zygote", "attach", attach_to] if attach_to else ["instructor.sandbox_kernel"]
     (kernel_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "instructor.sandbox_kernel", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-m", *launcher, "-f", "{connection_file}"],
         "display_name": "Python 3 (course grading sandbox)", "language": "python",
         # bubblewrap does not forward SIGINT: a timed-out cell is interrupted by a control message
         "interrupt_mode": "message", "env": env}, indent=1))
@@ -90,15 +107,31 @@ async def responsive(client, seconds: float = 10) -> bool:
     return False
 
 
-def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path) -> tuple[int | None, bool, list[int]]:
+def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path,
+            warm: tuple[str, ...] = ()) -> tuple[int | None, bool, list[int]]:
     """Run ``nb`` in place in a fresh sandbox kernel: (index of the cell that killed the kernel or None,
-    whether the notebook's time limit ran out, indices of the cells stopped at the cell time limit)."""
+    whether the notebook's time limit ran out, indices of the cells stopped at the cell time limit).
+
+    ``warm``: modules a zygote may import ahead (:func:`instructor.zygote.warm_modules` of the lab's setup
+    cell); the kernel is then forked from this thread's zygote, when one can start (else it starts cold).
+    """
+    from .. import zygote
+
+    warm_one = zygote.for_this_thread(warm, thread_env(limits)) if warm and limits.isolate else None
+    if warm_one is None:
+        return _execute(nb, limits, workdir, None)
+    with warm_one.job_folder() as job:
+        return _execute(nb, limits, Path(job), warm_one.sock)
+
+
+def _execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path,
+             attach_to: str | None) -> tuple[int | None, bool, list[int]]:
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    kernels, scratch, _ = write_sandbox_kernel(workdir, limits)
+    kernels, scratch, _ = write_sandbox_kernel(workdir, limits, attach_to)
     specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
     km = AsyncKernelManager(kernel_name="course-sandbox", kernel_spec_manager=specs, transport="ipc",
                        connection_file=str(workdir / "runtime" / "kernel.json"))
@@ -237,7 +270,7 @@ class Attempts:
 
 
 def run_attempts(nb: nbformat.NotebookNode, probe: Probe, offset: int, nonce: str, limits: Limits,
-                 workdir: Path) -> Attempts:
+                 workdir: Path, warm: tuple[str, ...] = ()) -> Attempts:
     """Execute the graded part of ``nb`` with the probe appended; a cell that kills the kernel is replaced
     by a ``raise`` and the notebook runs again, at most four times in all."""
     from ..notebooks import dumps
@@ -249,7 +282,7 @@ def run_attempts(nb: nbformat.NotebookNode, probe: Probe, offset: int, nonce: st
         graded_nb.cells += [nbformat.v4.new_code_cell(text, metadata={"tags": [PROBE_TAG]})
                             for text in probe.cell_sources([offset], nonce)]
         try:
-            out.died, out_of_time, _ = execute(graded_nb, limits, workdir / f"attempt{attempt}")
+            out.died, out_of_time, _ = execute(graded_nb, limits, workdir / f"attempt{attempt}", warm)
         except SandboxUnavailable as err:
             out.status, out.detail, out.nb = Status.CRASHED, f"the grading sandbox did not start: {err}", None
             return out
@@ -284,7 +317,7 @@ def run_task(task: Task) -> TaskResult:
     nonce = secrets.token_hex(16)
     nb = nbformat.reads(task.notebook, as_version=4)
     with tempfile.TemporaryDirectory(prefix=f"course-task-{task.lab}-") as tmp:
-        got = run_attempts(nb, probe, offset, nonce, task.limits, Path(tmp))
+        got = run_attempts(nb, probe, offset, nonce, task.limits, Path(tmp), task.warm)
     notes = got.notes
     if got.nb is None:  # timed out, or it cannot run: no score
         return TaskResult(task.lab, task.student, got.status, got.detail, notes, neutralized=got.neutralized,
@@ -334,7 +367,7 @@ def reference(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, limits: 
     first_probe = len(solution.cells)
     solution.cells += [nbformat.v4.new_code_cell(text) for text in probe.cell_sources(offsets, nonce, reference=True)]
     with tempfile.TemporaryDirectory(prefix=f"course-reference-{lab}-") as tmp:
-        died, out_of_time, _ = execute(solution, limits, Path(tmp))
+        died, out_of_time, _ = execute(solution, limits, Path(tmp), warm_of(source_nb))
     failure = (f"the kernel died in cell {_label(solution, died)}" if died is not None else
                "it ran past the time limit" if out_of_time else "")
     doc, problems = checks.read_cells(solution.cells[first_probe:], nonce)

@@ -64,6 +64,7 @@ class Task:
     probe: object = None
     reference: dict = field(default_factory=dict)
     catalogue: dict = field(default_factory=dict)  # the catalogued mistakes' probe data (empty: no diagnosis)
+    warm: tuple = ()   # modules a zygote imports ahead of the kernel (instructor.zygote; empty: a cold kernel)
 
 
 @dataclass

@@ -1,0 +1,353 @@
+"""Warm grading kernels: a process in the grading sandbox that has imported a PyTorch lab's framework
+once, and forks one fresh kernel per submission from that state.
+
+Starting a sandbox kernel and importing torch (and torchvision) is most of what grading one PyTorch
+submission costs (pt01: 4.5 s of 5.6). A *zygote* pays it once per grading worker:
+
+* ``serve`` runs inside bubblewrap's allow-list sandbox (:mod:`instructor.sandbox_kernel`, the same binds,
+  writable: only its own ``jobs`` folder), imports the modules the lab's setup cell imports from
+  :data:`WARM_ROOTS` — never student code, never the course's checkout — and waits on a Unix socket;
+* per submission, the kernelspec starts ``attach`` (outside the sandbox, in the kernel's place): it asks
+  the zygote for a kernel with this connection file, working folder and limits, and lives as long as it;
+* the zygote forks; the child sets the limits, the environment and the working folder, and becomes an
+  IPython kernel. The zygote waits for the child or for ``attach`` to go (the grader shut the kernel
+  down), then **kills every other process in the sandbox** (``kill(-1, SIGKILL)`` in its own PID
+  namespace) and empties ``/tmp``, the home folder and ``/dev/shm`` before it accepts the next request.
+
+So every submission starts from the zygote's state, which no student code has touched, and nothing one
+submission left (processes, files, shared memory) is there for the next: the next job's folder is new.
+The zygote is not dumpable (``PR_SET_DUMPABLE`` 0): kernels cannot ptrace it or read its memory. A
+student who kills it kills only their own kernel (the grader starts a new zygote for the next one).
+TensorFlow is not fork-safe once imported, so TensorFlow labs get no zygote (:func:`warm_modules`).
+"""
+from __future__ import annotations
+
+import ast
+import atexit
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+WARM_ROOTS = ("torch", "torchvision", "numpy")   # fork-safe before their first operation
+COLD_ROOTS = ("tensorflow", "keras", "jax")      # a lab that imports one of these gets no zygote
+READY = "zygote ready"
+SWEPT = "swept"
+
+
+def warm_modules(setup_source: str) -> tuple[str, ...]:
+    """The modules of a lab's setup cell that a zygote imports ahead of the kernel (empty: no zygote)."""
+    try:
+        tree = ast.parse(setup_source)
+    except SyntaxError:
+        return ()
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level]
+    if any(name.split(".")[0] in COLD_ROOTS for name in names):
+        return ()
+    return tuple(sorted({name for name in names if name.split(".")[0] in WARM_ROOTS}))
+
+
+# --------------------------------------------------------------------------- inside the sandbox
+def _not_dumpable() -> None:
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _remove(path: str) -> None:
+    """Remove a file or a folder tree, opening up folders a kernel made unreadable or unwritable."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        for root, dirs, _ in os.walk(path):
+            for d in dirs:
+                try:
+                    os.chmod(os.path.join(root, d), 0o700)
+                except OSError:
+                    pass
+        try:
+            os.chmod(path, 0o700)
+        except OSError:
+            pass
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _empty(folder: str, keep: tuple[str, ...]) -> None:
+    """Everything in ``folder`` removed but ``keep`` (and the folders on the way to it)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        if path in keep:
+            continue
+        if any(k.startswith(path + "/") for k in keep):
+            _empty(path, keep)
+        else:
+            _remove(path)
+
+
+def _sweep(jobs: str, sock_path: str) -> None:
+    """Kill every process of this PID namespace but this one (and its init), reap, and empty every place a
+    kernel can write: /tmp (the home folder is in it), /dev/shm and the jobs folder (but its socket)."""
+    for _ in range(50):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                    break
+            except ChildProcessError:
+                break
+        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+        if not others:
+            break
+        time.sleep(0.02)
+    _empty("/tmp", (jobs,))
+    _empty("/dev/shm", ())
+    _empty(jobs, (sock_path,))
+    os.makedirs(os.environ.get("HOME", "/tmp/home"), exist_ok=True)
+
+
+def _quiet_fds() -> None:
+    """stdin, stdout and stderr on /dev/null: nothing a kernel writes at file-descriptor level may fill
+    a pipe that nobody reads."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _child(request: dict) -> None:
+    """In the forked child: become one submission's kernel (the limits as instructor.sandbox_kernel sets
+    them: this code runs inside the sandbox, where the course's checkout is not)."""
+    import resource
+
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    env = dict(request["env"])
+    for name in ("HOME", "MPLCONFIGDIR", "TMPDIR"):  # the sandbox's, as bubblewrap sets them
+        env[name] = os.environ[name]
+    env.pop("JPY_PARENT_PID", None)
+    env.pop("COURSE_SANDBOX_SPEC", None)
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(request["cwd"])
+    if "numpy" in sys.modules:  # a fresh process draws numpy's global seed from the OS; so does each child
+        sys.modules["numpy"].random.seed()
+    for limit, mb in ((resource.RLIMIT_AS, request["memory_mb"]), (resource.RLIMIT_FSIZE, request["file_mb"])):
+        resource.setrlimit(limit, (mb * 1024 * 1024, mb * 1024 * 1024))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    sys.argv = ["ipykernel_launcher", "-f", request["connection_file"], "--HistoryManager.hist_file=:memory:"]
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+def _read_line(conn: socket.socket, limit: int = 1 << 20) -> bytes:
+    data = b""
+    while not data.endswith(b"\n") and len(data) < limit:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _from_outside(conn: socket.socket) -> bool:
+    """Whether the peer is outside this PID namespace (the grader's ``attach``): a process outside has no
+    PID here, so SO_PEERCRED reports 0 for it; every process inside the sandbox has one."""
+    import struct
+
+    pid, _, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return pid == 0
+
+
+def serve(sock_path: str, modules: list[str]) -> None:
+    """The zygote's loop (inside bubblewrap's PID namespace only: it refuses to run anywhere else)."""
+    import importlib
+
+    with open("/proc/1/comm") as fh:
+        if fh.read().strip() != "bwrap":
+            sys.stderr.write("zygote: not inside the grading sandbox; refusing to start\n")
+            sys.exit(2)
+    _not_dumpable()
+    for name in modules:
+        importlib.import_module(name)
+    import ipykernel.kernelapp  # noqa: F401  (the kernel's own code, imported once)
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    print(READY, flush=True)
+    protocol = os.fdopen(os.dup(1), "w")  # READY, then one SWEPT line per job, for the grader
+    _quiet_fds()
+    jobs = os.path.dirname(sock_path)
+    while True:
+        conn, _ = server.accept()
+        if not _from_outside(conn):  # a kernel of an earlier job that queued a request before it was killed
+            conn.close()
+            continue
+        try:
+            request = json.loads(_read_line(conn))
+        except ValueError:
+            conn.close()
+            continue
+        pid = os.fork()
+        if pid == 0:
+            server.close()
+            conn.close()
+            try:
+                _child(request)
+            finally:
+                os._exit(0)
+        pidfd = os.pidfd_open(pid)
+        conn.sendall(f"{pid}\n".encode())
+        readable, _, _ = select.select([conn, pidfd], [], [])
+        code = -9
+        if pidfd in readable:
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        os.close(pidfd)
+        _sweep(jobs, sock_path)  # the child, anything it started, and everything it left
+        try:
+            conn.sendall(f"{code}\n".encode())
+        except OSError:
+            pass
+        conn.close()
+        protocol.write(SWEPT + "\n")
+        protocol.flush()
+
+
+# --------------------------------------------------------------------------- outside: the kernel's stand-in
+def attach(sock_path: str, connection_file: str) -> int:
+    """Started by jupyter_client as the kernel: ask the zygote for one, and live exactly as long as it."""
+    from .sandbox_kernel import Spec
+
+    path = os.environ.pop("COURSE_SANDBOX_SPEC", None)
+    spec = Spec.read(path) if path else Spec()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(sock_path)
+    conn.sendall(json.dumps({"connection_file": connection_file, "cwd": spec.writable[0], "env": dict(os.environ),
+                             "memory_mb": spec.memory_mb, "file_mb": spec.file_mb}).encode() + b"\n")
+    for handled in (signal.SIGTERM, signal.SIGINT):  # the grader ends the kernel: so does the zygote
+        signal.signal(handled, lambda *_: os._exit(1))
+    lines = b""
+    while lines.count(b"\n") < 2:
+        chunk = conn.recv(64)
+        if not chunk:
+            return 1
+        lines += chunk
+    code = int(lines.split(b"\n")[1] or -9)
+    return code if code >= 0 else 128 - code
+
+
+# --------------------------------------------------------------------------- the grader's side
+class Zygote:
+    """One zygote process (inside bubblewrap) and its jobs folder; :func:`for_this_thread` keeps one per
+    grading thread and kind (modules, threads)."""
+
+    def __init__(self, modules: tuple[str, ...], env: dict):
+        from .sandbox_kernel import Spec, bwrap_command, bwrap_works
+
+        self.modules = modules
+        self.unswept = 0  # jobs handed out whose sweep the zygote has not reported yet
+        self.jobs = tempfile.mkdtemp(prefix="course-zygote-")
+        self.sock = os.path.join(self.jobs, "zygote.sock")
+        bwrap = bwrap_works()
+        if bwrap is None:
+            raise RuntimeError("bubblewrap cannot run here")
+        # the sandbox holds course_utils but not the checkout: this file's text goes in as ``python -c``
+        with open(__file__) as fh:
+            source = fh.read()
+        command = [*bwrap_command(bwrap, Spec(writable=[self.jobs])), sys.executable, "-c", source,
+                   "serve", self.sock, *modules]
+        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env={**os.environ, **env}, text=True)
+        line = self.proc.stdout.readline().strip()
+        if line != READY:
+            self.close()
+            raise RuntimeError(f"the zygote did not start ({line!r})")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and os.path.exists(self.sock)
+
+    def ready_for_a_job(self, seconds: float = 30) -> bool:
+        """Wait until the zygote has swept up after every job it was given (so that nothing of one
+        submission is there when the next one's folder is made); False: it did not (it is broken)."""
+        deadline = time.monotonic() + seconds
+        while self.unswept and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.strip() == SWEPT:
+                self.unswept -= 1
+        return self.unswept == 0 and self.alive()
+
+    def job_folder(self) -> tempfile.TemporaryDirectory:
+        """The next job's folder (the zygote empties the jobs folder after each job)."""
+        self.unswept += 1
+        return tempfile.TemporaryDirectory(dir=self.jobs, prefix="job-", ignore_cleanup_errors=True)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.jobs, ignore_errors=True)
+
+
+_local = threading.local()
+_all: list[Zygote] = []
+
+
+def for_this_thread(modules: tuple[str, ...], env: dict) -> Zygote | None:
+    """This thread's zygote for ``modules`` and ``env`` (the thread limits), started when needed; None
+    when none can start here (the kernel then starts cold, as without a zygote)."""
+    if not modules:
+        return None
+    key = (modules, tuple(sorted(env.items())))
+    pool = _local.__dict__.setdefault("zygotes", {})
+    zygote = pool.get(key)
+    if zygote is not None and zygote.ready_for_a_job():
+        return zygote
+    if zygote is not None:
+        zygote.close()
+    try:
+        pool[key] = zygote = Zygote(modules, env)
+    except (OSError, RuntimeError):
+        pool.pop(key, None)
+        return None
+    _all.append(zygote)
+    return zygote
+
+
+@atexit.register
+def _close_all() -> None:
+    for zygote in _all:
+        zygote.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve(sys.argv[2], sys.argv[3:])
+    elif sys.argv[1] == "attach":  # attach SOCKET -f CONNECTION_FILE
+        sys.exit(attach(sys.argv[2], sys.argv[4]))
