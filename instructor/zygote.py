@@ -16,6 +16,7 @@ submission costs (pt01: 4.5 s of 5.6). A *zygote* pays it once per grading worke
 
 So every submission starts from the zygote's state, which no student code has touched, and nothing one
 submission left (processes, files, shared memory) is there for the next: the next job's folder is new.
+Each kernel also gets IPC and network namespaces of its own (SysV and POSIX IPC, abstract sockets).
 The zygote is not dumpable (``PR_SET_DUMPABLE`` 0): kernels cannot ptrace it or read its memory. A
 student who kills it kills only their own kernel (the grader starts a new zygote for the next one).
 TensorFlow is not fork-safe once imported, so TensorFlow labs get no zygote (:func:`warm_modules`).
@@ -133,12 +134,52 @@ def _quiet_fds() -> None:
     os.close(null)
 
 
+def _own_namespaces() -> bool:
+    """Give this process IPC and network namespaces of its own (in a user namespace it owns, its uid
+    mapped to itself): SysV shared memory, POSIX message queues and abstract sockets then die with the
+    kernel, and no later kernel of this zygote can reach them. False when the kernel does not allow it."""
+    import ctypes
+
+    CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWNET = 0x10000000, 0x08000000, 0x40000000
+    uid, gid = os.getuid(), os.getgid()
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWNET) != 0:
+        return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        try:
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
+        except OSError:
+            pass  # unmapped ids read as the overflow id; the kernel still runs
+    return _drop_capabilities()
+
+
+def _drop_capabilities() -> bool:
+    """Every capability the new user namespace gave this process gone (bounding set, effective, permitted,
+    inheritable, ambient), and no way to gain one (no_new_privs): as bubblewrap's --cap-drop ALL."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last capability: harmless
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)   # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()                  # two {effective, permitted, inheritable}, all zero
+    if libc.capset(header, data) != 0 or libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    with open("/proc/self/status") as fh:
+        return all(line.split()[1].strip("0") == "" for line in fh
+                   if line.startswith(("CapEff:", "CapPrm:", "CapInh:", "CapBnd:", "CapAmb:")))
+
+
 def _child(request: dict) -> None:
     """In the forked child: become one submission's kernel (the limits as instructor.sandbox_kernel sets
     them: this code runs inside the sandbox, where the course's checkout is not)."""
     import resource
 
     os.setsid()
+    if not _own_namespaces():
+        os._exit(3)  # never a kernel that shares IPC or network state with the next one
     signal.signal(signal.SIGINT, signal.default_int_handler)
     env = dict(request["env"])
     for name in ("HOME", "MPLCONFIGDIR", "TMPDIR"):  # the sandbox's, as bubblewrap sets them
@@ -193,6 +234,12 @@ def serve(sock_path: str, modules: list[str]) -> None:
         importlib.import_module(name)
     import ipykernel.kernelapp  # noqa: F401  (the kernel's own code, imported once)
 
+    probe = os.fork()
+    if probe == 0:
+        os._exit(0 if _own_namespaces() else 1)
+    if os.waitstatus_to_exitcode(os.waitpid(probe, 0)[1]) != 0:
+        sys.stderr.write("zygote: no IPC/network namespace per kernel here; the grader uses cold kernels\n")
+        sys.exit(2)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(sock_path)
     server.listen(1)
@@ -214,6 +261,7 @@ def serve(sock_path: str, modules: list[str]) -> None:
         if pid == 0:
             server.close()
             conn.close()
+            protocol.close()  # only the zygote reports sweeps
             try:
                 _child(request)
             finally:
