@@ -122,6 +122,11 @@ def _sweep(jobs: str, sock_path: str) -> None:
     _empty("/tmp", (jobs,))
     _empty("/dev/shm", ())
     _empty(jobs, (sock_path,))
+    for place, mode in (("/tmp", 0o1777), ("/dev/shm", 0o1777), (jobs, 0o700)):  # a kernel may have locked them
+        try:
+            os.chmod(place, mode)
+        except OSError:
+            pass
     os.makedirs(os.environ.get("HOME", "/tmp/home"), exist_ok=True)
 
 
@@ -180,6 +185,9 @@ def _child(request: dict) -> None:
     os.setsid()
     if not _own_namespaces():
         os._exit(3)  # never a kernel that shares IPC or network state with the next one
+    import ctypes
+
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE 1: a kernel as a cold one (the zygote stays not)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     env = dict(request["env"])
     for name in ("HOME", "MPLCONFIGDIR", "TMPDIR"):  # the sandbox's, as bubblewrap sets them
@@ -243,6 +251,7 @@ def serve(sock_path: str, modules: list[str]) -> None:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(sock_path)
     server.listen(1)
+    socket_inode = os.stat(sock_path).st_ino
     print(READY, flush=True)
     protocol = os.fdopen(os.dup(1), "w")  # READY, then one SWEPT line per job, for the grader
     _quiet_fds()
@@ -274,6 +283,13 @@ def serve(sock_path: str, modules: list[str]) -> None:
             code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
         os.close(pidfd)
         _sweep(jobs, sock_path)  # the child, anything it started, and everything it left
+        try:  # a kernel may have replaced the socket file: then this zygote can no longer be reached
+            intact = os.stat(sock_path).st_ino == socket_inode
+            os.chmod(sock_path, 0o600)
+        except OSError:
+            intact = False
+        if not intact:
+            sys.exit(0)  # the grader starts a new zygote
         try:
             conn.sendall(f"{code}\n".encode())
         except OSError:

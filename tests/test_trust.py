@@ -164,7 +164,8 @@ print('mode', __import__('course_utils.runtime').runtime.resolve_mode('full'))
 def test_a_forked_kernel_starts_from_the_zygote_never_from_the_last_submission():
     """Two submissions in a row through one zygote: the first leaves everything it can (a process, files in
     /tmp, home, /dev/shm and the zygote's jobs folder, a patched module, a queued request on the zygote's
-    socket); the second finds none of it, and a kernel of its own."""
+    socket, a SysV segment, an abstract socket, a replaced socket file, locked folders); the second finds
+    none of it, and a kernel of its own."""
     require_bwrap()
     from instructor import zygote
     from instructor.grading.run import thread_env
@@ -193,6 +194,10 @@ for name in sock:  # a request queued behind this job, in the grader's name
     s = socket.socket(socket.AF_UNIX); s.connect('../../' + name)
     s.sendall(b'{"connection_file": "/tmp/x.json", "cwd": "/tmp", "env": {}, "memory_mb": 64, "file_mb": 1}\\n')
 print('first', os.getpid(), daemon.pid, 'sockets', len(sock))
+for name in sock:  # the zygote's socket file replaced by one of this kernel's (the next kernel must still start)
+    os.rename('../../' + name, '../../moved.sock')
+    fake = socket.socket(socket.AF_UNIX); fake.bind('../../' + name); fake.listen(1)
+os.chmod('/tmp', 0); os.chmod('/dev/shm', 0); os.chmod('../..', 0)
 """, WARM)
     assert "first" in first and "sockets 1" in first, first
     second = run_in_sandbox("""
@@ -209,13 +214,15 @@ try:
     s = socket.socket(socket.AF_UNIX); s.connect('\\0course-leftover'); print('abstract reached')
 except OSError:
     print('abstract gone')
-print('second', os.getpid())
+print('second', os.getpid(), 'tmp-writable', os.access('/tmp', os.W_OK))
 """, WARM)
     assert "module-state False False False False" in second, second
     assert "files []" in second, second
     assert "processes []" in second, f"a process of the first submission (or its queued request) survived: {second}"
     assert re.search(r"sysv [0-9]", first) and "sysv -1" in second, (first, second)
-    assert "abstract gone" in second, second
+    assert "abstract gone" in second and "tmp-writable True" in second, second
+    for out in (first, second):  # forked from a zygote (pid 2 of the sandbox); a cold kernel is pid 2 itself
+        assert int(re.search(r"(?:first|second) (\d+)", out).group(1)) > 2, out
     assert zygote.for_this_thread(WARM, thread_env(Limits())) is not None
 
 

@@ -121,7 +121,13 @@ def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path,
     if warm_one is None:
         return _execute(nb, limits, workdir, None)
     with warm_one.job_folder() as job:
-        return _execute(nb, limits, Path(job), warm_one.sock)
+        try:
+            return _execute(nb, limits, Path(job), warm_one.sock)
+        except SandboxUnavailable:  # the zygote could not be reached (a kernel before broke it): start cold
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+    return _execute(nb, limits, workdir, None)
 
 
 def _execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path,
