@@ -44,6 +44,16 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates", "fonts", "passwd",
        "group", "nsswitch.conf", "localtime", "timezone", "hosts", "mime.types", "matplotlibrc", "os-release")
 REFUSED_EXIT = 87
+# What of the grader's environment a kernel gets (everything else, an instructor's tokens and paths included,
+# stays outside): locale, the search path, the thread counts and mode the grader sets, GPU selection.
+KERNEL_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED",
+              "NBGRADER_EXECUTION", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MPLBACKEND")
+KERNEL_ENV_PREFIXES = ("LC_", "NVIDIA_", "CUDA_", "TF_")  # TF_NUM_*_THREADS, TF_CPP_MIN_LOG_LEVEL, CUDA_VISIBLE_DEVICES
+
+
+def kernel_env(environ) -> dict:
+    """The allow-listed part of ``environ`` (:data:`KERNEL_ENV`): what a sandbox kernel starts with."""
+    return {k: v for k, v in environ.items() if k in KERNEL_ENV or k.startswith(KERNEL_ENV_PREFIXES)}
 
 
 @dataclass
@@ -134,7 +144,7 @@ def outer(argv: list[str]) -> None:
     else:
         command = inner
     apply_limits(spec.memory_mb, spec.file_mb)
-    os.execv(command[0], command)
+    os.execve(command[0], command, kernel_env(os.environ) if spec.isolate else dict(os.environ))
 
 
 if __name__ == "__main__":

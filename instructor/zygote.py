@@ -302,13 +302,14 @@ def serve(sock_path: str, modules: list[str]) -> None:
 # --------------------------------------------------------------------------- outside: the kernel's stand-in
 def attach(sock_path: str, connection_file: str) -> int:
     """Started by jupyter_client as the kernel: ask the zygote for one, and live exactly as long as it."""
-    from .sandbox_kernel import Spec
+    from .sandbox_kernel import Spec, kernel_env
 
     path = os.environ.pop("COURSE_SANDBOX_SPEC", None)
     spec = Spec.read(path) if path else Spec()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(sock_path)
-    conn.sendall(json.dumps({"connection_file": connection_file, "cwd": spec.writable[0], "env": dict(os.environ),
+    conn.sendall(json.dumps({"connection_file": connection_file, "cwd": spec.writable[0],
+                             "env": kernel_env(os.environ),
                              "memory_mb": spec.memory_mb, "file_mb": spec.file_mb}).encode() + b"\n")
     for handled in (signal.SIGTERM, signal.SIGINT):  # the grader ends the kernel: so does the zygote
         signal.signal(handled, lambda *_: os._exit(1))
@@ -328,7 +329,7 @@ class Zygote:
     grading thread and kind (modules, threads)."""
 
     def __init__(self, modules: tuple[str, ...], env: dict):
-        from .sandbox_kernel import Spec, bwrap_command, bwrap_works
+        from .sandbox_kernel import Spec, bwrap_command, bwrap_works, kernel_env
 
         self.modules = modules
         self.unswept = 0  # jobs handed out whose sweep the zygote has not reported yet
@@ -343,7 +344,7 @@ class Zygote:
         command = [*bwrap_command(bwrap, Spec(writable=[self.jobs])), sys.executable, "-c", source,
                    "serve", self.sock, *modules]
         self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env={**os.environ, **env}, text=True)
+                                     stderr=subprocess.DEVNULL, env=kernel_env({**os.environ, **env}), text=True)
         line = self.proc.stdout.readline().strip()
         if line != READY:
             self.close()

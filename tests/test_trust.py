@@ -102,8 +102,9 @@ def outside():
 
 @pytest.mark.xdist_group("trust-sandbox")
 @pytest.mark.parametrize("warm", [(), WARM], ids=["cold", "zygote"])
-def test_the_sandbox_shows_only_what_the_kernel_needs(outside, warm):
+def test_the_sandbox_shows_only_what_the_kernel_needs(outside, warm, monkeypatch):
     require_bwrap()
+    monkeypatch.setenv("LMS_API_TOKEN", "HOST-TOKEN")  # an instructor's secret in the grader's environment
     root, port = outside["root"], outside["port"]
     code = f"""
 import os, socket, subprocess, sys
@@ -144,6 +145,7 @@ print('top', sorted(os.listdir('/')))
 print('caps', [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('CapEff')])
 print('imports', __import__('torch').__name__, __import__('course_utils').__name__)
 print('mode', __import__('course_utils.runtime').runtime.resolve_mode('full'))
+print('environment', sorted(os.environ))
 """
     out = run_in_sandbox(code, warm)
     assert "cwd-empty True" in out, out
@@ -158,6 +160,13 @@ print('mode', __import__('course_utils.runtime').runtime.resolve_mode('full'))
     assert "imports torch course_utils" in out, out
     assert "mode quick" in out, "grading must run the labs in quick mode (NBGRADER_EXECUTION), whatever MODE says"
     assert "HIDDEN" not in out and "CLASSMATE" not in out and "HOST" not in out
+    from instructor.sandbox_kernel import KERNEL_ENV, KERNEL_ENV_PREFIXES
+
+    names = eval(re.search(r"environment (\[.*\])", out).group(1))
+    sandbox = {"HOME", "MPLCONFIGDIR", "TMPDIR", "PWD",  # bubblewrap's (instructor/sandbox_kernel.py), then ipykernel's
+               "PAGER", "GIT_PAGER", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "MPLBACKEND", "PYDEVD_USE_FRAME_EVAL"}
+    extra = [n for n in names if n not in KERNEL_ENV and not n.startswith(KERNEL_ENV_PREFIXES) and n not in sandbox]
+    assert not extra, f"the grader's environment reached the kernel: {extra}"
 
 
 @pytest.mark.xdist_group("trust-sandbox")
