@@ -277,7 +277,10 @@ def serve(sock_path: str, modules: list[str]) -> None:
                 os._exit(0)
         pidfd = os.pidfd_open(pid)
         conn.sendall(f"{pid}\n".encode())
-        readable, _, _ = select.select([conn, pidfd], [], [])
+        poller = select.poll()  # poll, not select: no limit on descriptor numbers
+        poller.register(conn, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        readable = {fd for fd, _ in poller.poll()}
         code = -9
         if pidfd in readable:
             code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
@@ -333,6 +336,7 @@ class Zygote:
 
         self.modules = modules
         self.unswept = 0  # jobs handed out whose sweep the zygote has not reported yet
+        self.pending = ""  # a partial protocol line
         self.jobs = tempfile.mkdtemp(prefix="course-zygote-")
         self.sock = os.path.join(self.jobs, "zygote.sock")
         bwrap = bwrap_works()
@@ -357,16 +361,19 @@ class Zygote:
         """Wait until the zygote has swept up after every job it was given (so that nothing of one
         submission is there when the next one's folder is made); False: it did not (it is broken)."""
         deadline = time.monotonic() + seconds
+        fd = self.proc.stdout.fileno()
+        poller = select.poll()  # not select(): a long-lived grader may hold descriptors past FD_SETSIZE
+        poller.register(fd, select.POLLIN)
         while self.unswept and time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
+            if not poller.poll(max(0, int((deadline - time.monotonic()) * 1000))):
                 break
-            line = self.proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 4096)
+            if not chunk:
                 break
-            if line.strip() == SWEPT:
-                self.unswept -= 1
-        return self.unswept == 0 and self.alive()
+            self.pending += chunk.decode(errors="replace")
+            *lines, self.pending = self.pending.split("\n")
+            self.unswept -= sum(line.strip() == SWEPT for line in lines)
+        return self.unswept <= 0 and self.alive()
 
     def job_folder(self) -> tempfile.TemporaryDirectory:
         """The next job's folder (the zygote empties the jobs folder after each job)."""
@@ -403,6 +410,12 @@ def for_this_thread(modules: tuple[str, ...], env: dict) -> Zygote | None:
         return None
     _all.append(zygote)
     return zygote
+
+
+def close_this_thread() -> None:
+    """End this thread's zygotes (the next warm kernel starts a new one)."""
+    for zygote in _local.__dict__.pop("zygotes", {}).values():
+        zygote.close()
 
 
 @atexit.register

@@ -235,6 +235,30 @@ print('second', os.getpid(), 'tmp-writable', os.access('/tmp', os.W_OK))
     assert zygote.for_this_thread(WARM, thread_env(Limits())) is not None
 
 
+@pytest.mark.xdist_group("trust-sandbox")
+def test_warm_kernels_work_in_a_grader_holding_many_descriptors():
+    """A long-lived grader (a pytest run, a Dask worker) holds descriptors past select()'s FD_SETSIZE (1024):
+    talking to the zygote must not depend on descriptor numbers."""
+    require_bwrap()
+    import resource
+
+    from instructor import zygote
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1400:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1400, hard), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        zygote.close_this_thread()  # its next zygote's pipes get descriptors above 1100
+        for n in range(2):
+            out = run_in_sandbox("import os; print('kernel', os.getpid())", WARM)
+            assert int(re.search(r"kernel (\d+)", out).group(1)) > 2, f"run {n}: not a forked kernel: {out}"
+    finally:
+        for fd in held:
+            os.close(fd)
+        zygote.close_this_thread()
+
+
 # ----------------------------------------------------------------------------------- wrong answer + tricks
 WRONG = {  # a plausible wrong answer to exercise 1 (it keeps some points, so a trick has room to gain)
     "pt01_batchnorm": ("var = x.var(dim=dims, unbiased=False)", "var = x.var(dim=dims, unbiased=True)"),
