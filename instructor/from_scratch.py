@@ -1,11 +1,12 @@
 """From-scratch exercises: which built-in each one must not delegate to, and the review note when it does.
 
-``MUST_NOT_CALL[lab][solution cell]`` lists dotted names (canonical module paths) and prefixes; a
+The rules are declared once, in ``course_utils/testing/rules.py`` (``FROM_SCRATCH``), which the
+notebooks' run-time blocking also reads. ``MUST_NOT_CALL[lab][solution cell]`` lists dotted names (canonical module paths) and prefixes; a
 solution cell that reaches one of them, through any import alias (``F.batch_norm``,
 ``from torch.nn.functional import batch_norm as bn``, ``torch.ops.aten...``, ``keras.ops...``), gets a
 note for the instructor: the tests of most labs also block the built-in at run time, but a note names
 the delegation even where a test cannot. Every lab is declared (an empty dict: no exercise
-reimplements a built-in), so a new lab cannot be forgotten (``tests/test_trust.py`` checks it).
+reimplements a built-in) there, so a new lab cannot be forgotten (``tests/test_trust.py`` checks it).
 """
 from __future__ import annotations
 
@@ -13,44 +14,12 @@ import ast
 
 import nbformat
 
+from course_utils.testing import rules
+
 from .grading.notes import note
 
-_TORCH_NORMS = ["torch.nn.functional.batch_norm", "torch.nn.functional.layer_norm", "torch.nn.functional.group_norm",
-                "torch.nn.functional.instance_norm", "torch.nn.functional.rms_norm", "torch.batch_norm",
-                "torch.native_batch_norm", "torch.layer_norm", "torch.native_layer_norm", "torch.group_norm",
-                "torch.native_group_norm", "torch.instance_norm", "torch.rms_norm", "torch.ops.aten",
-                "torch._C._nn", "torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d",
-                "torch.nn.LayerNorm", "torch.nn.GroupNorm", "torch.nn.RMSNorm", "torch.nn.InstanceNorm1d",
-                "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d", "torch.nn.modules.batchnorm",
-                "torch.nn.modules.normalization", "torch.nn.modules.instancenorm"]
-_KERAS_NORMS = ["keras.layers.BatchNormalization", "keras.layers.LayerNormalization", "keras.layers.GroupNormalization",
-                "keras.layers.RMSNormalization", "keras.layers.UnitNormalization", "keras.ops.batch_normalization",
-                "keras.ops.layer_normalization", "keras.ops.rms_normalization", "keras.src.ops.nn",
-                "keras.src.layers.normalization", "keras.src.backend", "tensorflow.nn.batch_normalization",
-                "tensorflow.nn.fused_batch_norm", "tensorflow.compat", "tensorflow.raw_ops",
-                "tensorflow.keras.layers.BatchNormalization", "tensorflow.keras.layers.LayerNormalization"]
-_SPECTRAL = ["torch.nn.utils.spectral_norm", "torch.nn.utils.parametrizations.spectral_norm", "torch.linalg.svd",
-             "torch.linalg.svdvals", "torch.linalg.matrix_norm", "torch.svd", "numpy.linalg.svd", "numpy.linalg.norm"]
-
-MUST_NOT_CALL: dict[str, dict[str, list[str]]] = {
-    "pt01_batchnorm": {"my_batchnorm1d": _TORCH_NORMS},
-    "pt02_layernorm_rmsnorm": {"my_layernorm": _TORCH_NORMS, "my_rmsnorm": _TORCH_NORMS},
-    "pt03_weightnorm_spectralnorm": {
-        "my_weightnorm_linear": ["torch.nn.utils.weight_norm", "torch.nn.utils.parametrizations.weight_norm",
-                                 "torch._weight_norm", "torch.norm_except_dim", "torch.ops.aten"],
-        "power_iteration": _SPECTRAL},
-    "pt04_groupnorm": {"my_groupnorm": _TORCH_NORMS},
-    "pt05_adain": {},
-    "pt06_adaln_zero": {},
-    "tf01_batchnorm": {"my_batchnorm": _KERAS_NORMS},
-    "tf02_layernorm_rmsnorm": {"my_layernorm": _KERAS_NORMS, "my_rmsnorm": _KERAS_NORMS},
-    "tf03_spectralnorm": {"power_iteration_step": [
-        "keras.layers.SpectralNormalization", "keras.src.layers.normalization", "tensorflow.linalg.svd",
-        "keras.ops.svd", "numpy.linalg.svd", "tensorflow.raw_ops"]},
-    "tf04_groupnorm": {"my_groupnorm": _KERAS_NORMS},
-    "tf05_adain": {},
-    "tf06_film": {},
-}
+# the course's one declaration, also stamped into the notebooks' run-time blocking (make tidy)
+MUST_NOT_CALL: dict[str, dict[str, list[str]]] = {lab: rules.must_not_call(lab) for lab in rules.FROM_SCRATCH}
 
 
 def aliases(trees: list[ast.AST]) -> dict[str, str]:

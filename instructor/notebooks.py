@@ -9,6 +9,8 @@ import nbformat
 
 from course_utils import course_info
 
+from .harness import stamp_cells
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "source"
 RELEASE = ROOT / "release"
@@ -83,8 +85,9 @@ def dumps(nb: nbformat.NotebookNode) -> str:
 
 
 def stamped(nb: nbformat.NotebookNode, lab: str) -> nbformat.NotebookNode:
-    """Rewrite the setup cell's install line and the Colab badge from course_info."""
-    nb = nbformat.from_dict(nb)
+    """Rewrite the setup cell's install line and the Colab badge from course_info, and the harness cells
+    from course_utils/testing (:mod:`instructor.harness`)."""
+    nb = stamp_cells(nbformat.from_dict(nb), lab)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = PIP_LINE.sub(f'COURSE_PIP = "{course_info.pip_spec()}"', cell.source)

@@ -37,6 +37,12 @@ MUTANTS = [
          replace=[("mean = x.mean(dim=dims)", "mean = x.mean(dim=0).mean(dim=-1) if x.dim() == 3 else x.mean(dim=0)"),
                   ("var = x.var(dim=dims, unbiased=False)",
                    "var = x.var(dim=0, unbiased=False).mean(dim=-1) if x.dim() == 3 else x.var(dim=0, unbiased=False)")]),
+    dict(name="delegates to F.batch_norm", equivalent=["delegates to torch.ops.aten.native_batch_norm through an alias"], hint="Your layer calls PyTorch's built-in batch norm. This exercise asks you to compute the batch statistics and the running-statistics update yourself.", cell="my_batchnorm1d",
+         replace=[("        if self.training:\n            mean = x.mean(dim=dims)",
+                   "        return F.batch_norm(x, self.running_mean, self.running_var, self.gamma, self.beta, self.training, self.momentum, self.eps)\n        if self.training:\n            mean = x.mean(dim=dims)")]),
+    dict(name="delegates to torch.ops.aten.native_batch_norm through an alias", equivalent=["delegates to F.batch_norm"], hint="Your layer calls PyTorch's batch-norm operator (through another name). This exercise asks you to compute the batch statistics and the running-statistics update yourself.", cell="my_batchnorm1d",
+         replace=[("        if self.training:\n            mean = x.mean(dim=dims)",
+                   "        kernel = torch.ops.aten.native_batch_norm\n        return kernel(x, self.gamma, self.beta, self.running_mean, self.running_var, self.training, self.momentum, self.eps)[0]\n        if self.training:\n            mean = x.mean(dim=dims)")]),
     # Exercise 2: predictions_across_batches
     dict(name="probe switched to training mode only when asked, never to eval", hint="Your function leaves the copy in whatever mode the model was in when training=False is asked. Set the copy's mode explicitly in both cases.", cell="predictions_across_batches",
          replace=[("probe = copy.deepcopy(model).train(training)",

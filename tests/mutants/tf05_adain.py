@@ -30,6 +30,9 @@ MUTANTS = [
          replace=[("return s_std * (content", "return ops.sqrt(c_var) * (content")]),
     dict(name="content's mean kept as the shift", hint="Your output is shifted by the content's mean. AdaIN shifts the normalized content by the STYLE's mean.", cell="adain_layer",
          replace=[("/ ops.sqrt(c_var + self.eps) + s_mean", "/ ops.sqrt(c_var + self.eps) + c_mean")]),
+    dict(name="delegates to keras.layers.GroupNormalization (one group per channel)", hint="Your layer normalizes the content with Keras' built-in GroupNormalization. This exercise asks you to compute the per-channel statistics yourself.", cell="adain_layer",
+         replace=[(_OUT, 
+                   "norm = keras.layers.GroupNormalization(groups=content.shape[-1], center=False, scale=False, epsilon=self.eps)\n        return s_std * norm(content) + s_mean")]),
     # Exercise 2: style_loss
     dict(name="std without eps (NaN gradient at dead ReLU channels)", hint='Your loss takes square roots of variances without eps; an all-zero channel gives a NaN gradient. Add eps inside the square roots.', cell="style_loss",
          replace=[("g_std = ops.sqrt(ops.var(g, axis=(1, 2)) + eps)", "g_std = ops.sqrt(ops.var(g, axis=(1, 2)))"),
