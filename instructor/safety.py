@@ -128,7 +128,8 @@ def _parse(source: str) -> ast.AST | None:
 
 
 def locked_context(source_nb: nbformat.NotebookNode) -> tuple[set[str], set[str], set[str]]:
-    """(ids of locked cells, functions/classes the locked cells define, modules the locked cells import)."""
+    """(ids of locked cells, functions/classes the locked cells define and the helper cells' UPPERCASE
+    constants, modules the locked cells import)."""
     locked, defined, modules = set(), set(), set()
     for cell in source_nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -144,6 +145,9 @@ def locked_context(source_nb: nbformat.NotebookNode) -> tuple[set[str], set[str]
                         modules.add(name)
             elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node in tree.body:
                 defined.add(node.name)  # the notebook's test helpers
+            elif isinstance(node, ast.Assign) and node in tree.body and str(meta["grade_id"]).endswith("helpers"):
+                # a helper cell's constants (FORBIDDEN_OPS ...) are test code too
+                defined |= {t.id for t in node.targets if isinstance(t, ast.Name) and t.id.isupper()}
     return locked, defined, modules
 
 

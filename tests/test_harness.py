@@ -170,3 +170,37 @@ def test_keras_blocking_refuses_every_route(lab):
     pytest.importorskip("tensorflow")
     routes, allowed = keras_routes()
     _check_blocking(lab, routes, allowed, "import keras, numpy as np\nimport tensorflow as tf\nfrom keras import ops")
+
+
+# one attack per helper kind: rebinding a stamped helper, or changing what it relies on, from an answer cell
+ATTACKS = {
+    "blocking": "builtins_blocked = lambda *args, **kwargs: __import__('contextlib').nullcontext()",
+    "blocking rules": "FORBIDDEN_OPS = ()",
+    "blocking mode": "NoBuiltinKernels.__torch_dispatch__ = lambda self, func, types, args=(), kwargs=None: func(*args, **(kwargs or {}))",
+    "parity": "def assert_matches_builtin(mine, ref, x, what):\n    return None",
+    "gradients": "assert_same_gradients = gradients = print",
+    "errors": "def raises_value_error(fn, *must_mention):\n    return ''",
+    "patching": "patched.__defaults__ = None",
+}
+
+
+@pytest.mark.parametrize("lab", [lab for lab in labs() if rules.FROM_SCRATCH[lab]])
+def test_answers_cannot_replace_stamped_helpers(lab):
+    """The integrity scan treats stamped helpers as locked code: each attack, appended to the lab's first
+    answer, is a severe finding that names the helper."""
+    from instructor.safety import find_tampering
+    source = nbformat.read(source_notebook(lab), as_version=4)
+    stamped = "\n".join(c.source for c in source.cells if harness.is_harness(c))
+    answer = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    missed = []
+    for kind, attack in ATTACKS.items():
+        defined = {n.name for n in ast.parse(stamped).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        if not {n.id for n in ast.walk(ast.parse(attack)) if isinstance(n, ast.Name)} & (defined | {"FORBIDDEN_OPS"}):
+            continue  # this lab does not stamp that helper
+        submission = nbformat.from_dict(source)
+        cell = next(c for c in submission.cells if c.get("id") == answer.get("id"))
+        cell.source += "\n\n" + attack
+        findings = [f for f in find_tampering(submission, source) if f.severe]
+        if not findings:
+            missed.append(f"{kind}: {attack.splitlines()[0]}")
+    assert not missed, f"{lab}: answers that replace a stamped helper without a severe finding:\n" + "\n".join(missed)
