@@ -6,6 +6,7 @@ and stamped fails here for every lab that uses it, and a notebook copy edited by
 check (tests/test_course_layout.py).
 """
 import ast
+import json
 
 import nbformat
 import numpy as np
@@ -165,11 +166,36 @@ def test_torch_blocking_refuses_every_route(lab):
     _check_blocking(lab, routes, allowed, "import torch, numpy as np\nimport torch.nn as nn\nimport torch.nn.functional as F")
 
 
-@pytest.mark.parametrize("lab", KERAS_LABS)
-def test_keras_blocking_refuses_every_route(lab):
+KERAS_SETUP = "import keras, numpy as np\nimport tensorflow as tf\nfrom keras import ops"
+KERAS_CHECK = """
+import json, sys
+sys.path.insert(0, "tests")
+import test_harness as t
+out = {}
+for lab in t.KERAS_LABS:
+    try:
+        t._check_blocking(lab, *t.keras_routes(), t.KERAS_SETUP)
+        out[lab] = "ok"
+    except AssertionError as err:
+        out[lab] = str(err)
+print(json.dumps(out))
+"""
+
+
+def test_keras_blocking_refuses_every_route():
+    """Every TF lab's stamped blocking, in a process of its own: TensorFlow and torch in one process crash
+    (a pytest worker has usually imported torch)."""
+    import subprocess
+    import sys
+    from pathlib import Path
     pytest.importorskip("tensorflow")
-    routes, allowed = keras_routes()
-    _check_blocking(lab, routes, allowed, "import keras, numpy as np\nimport tensorflow as tf\nfrom keras import ops")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", KERAS_CHECK], cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(results) == set(KERAS_LABS)
+    failed = {lab: why for lab, why in results.items() if why != "ok"}
+    assert not failed, "\n".join(failed.values())
 
 
 # one attack per helper kind: rebinding a stamped helper, or changing what it relies on, from an answer cell
