@@ -14,13 +14,13 @@ _RMS_BODY = """        mean_square = ops.mean(ops.square(inputs), axis=-1, keepd
 
 MUTANTS = [
     # ---------------------------------------------------------------- Exercise 1: MyLayerNorm
-    dict(name="delegates to keras.ops.layer_normalization", equivalent=["tf.nn.moments + tf.nn.batch_normalization over the last axis"], hint="Your layer calls Keras' built-in layer normalization. This exercise asks you to compute the mean and variance yourself.", cell="my_layernorm",
+    dict(name="delegates to keras.ops.layer_normalization", equivalent=["delegates to keras.layers.LayerNormalization (built inside call)", "tf.nn.moments + tf.nn.batch_normalization over the last axis"], hint="Your layer calls Keras' built-in layer normalization. This exercise asks you to compute the mean and variance yourself.", cell="my_layernorm",
          replace=[(_LN_STATS + "\n" + _LN_AFFINE,
                    "        return ops.layer_normalization(inputs, self.gamma, self.beta, axis=-1, epsilon=self.epsilon)")]),
-    dict(name="delegates to keras.layers.LayerNormalization (built inside call)", hint="Your layer builds Keras' LayerNormalization inside call. This exercise asks you to compute the mean and variance yourself.", cell="my_layernorm",
+    dict(name="delegates to keras.layers.LayerNormalization (built inside call)", equivalent=["delegates to keras.ops.layer_normalization", "tf.nn.moments + tf.nn.batch_normalization over the last axis"], hint="Your layer builds Keras' LayerNormalization inside call. This exercise asks you to compute the mean and variance yourself.", cell="my_layernorm",
          replace=[(_LN_STATS, "        outputs = keras.layers.LayerNormalization(axis=-1, epsilon=self.epsilon, center=False,"
                               " scale=False)(inputs)")]),
-    dict(name="tf.nn.moments + tf.nn.batch_normalization over the last axis", equivalent=["delegates to keras.ops.layer_normalization"], hint="Your layer uses TensorFlow's built-in moments and normalization ops. This exercise asks you to compute the mean and variance yourself with keras.ops.", cell="my_layernorm",
+    dict(name="tf.nn.moments + tf.nn.batch_normalization over the last axis", equivalent=["delegates to keras.ops.layer_normalization", "delegates to keras.layers.LayerNormalization (built inside call)"], hint="Your layer uses TensorFlow's built-in moments and normalization ops. This exercise asks you to compute the mean and variance yourself with keras.ops.", cell="my_layernorm",
          replace=[(_LN_STATS + "\n" + _LN_AFFINE,
                    "        mean, variance = tf.nn.moments(inputs, axes=[-1], keepdims=True)\n"
                    "        return tf.nn.batch_normalization(inputs, mean, variance, self.beta, self.gamma, self.epsilon)")]),
@@ -45,9 +45,9 @@ MUTANTS = [
          replace=[('initializer="ones")', 'initializer="ones", trainable=False)'),
                   ('initializer="zeros")', 'initializer="zeros", trainable=False)')]),
     # ---------------------------------------------------------------- Exercise 2: MyRMSNorm
-    dict(name="delegates to keras.ops.rms_normalization", hint="Your layer calls Keras' built-in RMS normalization. This exercise asks you to compute the root mean square yourself.", cell="my_rmsnorm",
+    dict(name="delegates to keras.ops.rms_normalization", equivalent=["delegates to keras.layers.RMSNormalization (built inside call)"], hint="Your layer calls Keras' built-in RMS normalization. This exercise asks you to compute the root mean square yourself.", cell="my_rmsnorm",
          replace=[(_RMS_BODY, "        outputs = ops.rms_normalization(inputs, axis=-1, epsilon=self.epsilon)")]),
-    dict(name="delegates to keras.layers.RMSNormalization (built inside call)", hint="Your layer builds Keras' RMSNormalization inside call. This exercise asks you to compute the root mean square yourself.", cell="my_rmsnorm",
+    dict(name="delegates to keras.layers.RMSNormalization (built inside call)", equivalent=["delegates to keras.ops.rms_normalization"], hint="Your layer builds Keras' RMSNormalization inside call. This exercise asks you to compute the root mean square yourself.", cell="my_rmsnorm",
          replace=[(_RMS_BODY, "        outputs = keras.layers.RMSNormalization(axis=-1, epsilon=self.epsilon)(inputs)")]),
     dict(name="LayerNorm's centring kept (mean subtracted)", hint='Your RMSNorm subtracts the mean first, which makes it a LayerNorm. RMSNorm does not centre: it divides by the root mean square of the raw features.', cell="my_rmsnorm",
          replace=[(_RMS_BODY, "        inputs = inputs - ops.mean(inputs, axis=-1, keepdims=True)\n" + _RMS_BODY)]),
