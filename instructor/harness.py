@@ -16,6 +16,7 @@ helper is stamped) and the definitions, with every helper they call, in the pack
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 from course_utils.testing import rules
@@ -35,6 +36,7 @@ def _module(name: str) -> tuple[str, ast.Module]:
     return text, ast.parse(text)
 
 
+@lru_cache(maxsize=None)
 def _definitions(name: str) -> tuple[dict, list, dict]:
     """module's top-level defs (name -> (order, source)), its imports (source, names bound) and the names
     it imports from sibling modules (name -> module)."""
@@ -52,9 +54,8 @@ def _definitions(name: str) -> tuple[dict, list, dict]:
 
 
 def _used_names(source: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)} | \
-           {n.value.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Attribute)
-            and isinstance(n.value, ast.Name)}
+    """Every bare name ``source`` reads or binds (``a.b`` counts as ``a``)."""
+    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
 
 
 def closure(wanted: list[str], done: frozenset = frozenset()) -> list[tuple[str, str]]:

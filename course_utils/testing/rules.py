@@ -97,11 +97,15 @@ FROM_SCRATCH: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def _union(lab: str, part: str) -> tuple[str, ...]:
+def _declared(lab: str) -> dict[str, tuple[str, ...]]:
     if lab not in FROM_SCRATCH:
         raise KeyError(f"unknown lab {lab!r}: declare it in course_utils/testing/rules.py FROM_SCRATCH")
+    return FROM_SCRATCH[lab]
+
+
+def _union(lab: str, part: str) -> tuple[str, ...]:
     out: list[str] = []
-    for families in FROM_SCRATCH[lab].values():
+    for families in _declared(lab).values():
         for family in families:
             out += [item for item in FAMILIES[family][part] if item not in out]
     return tuple(out)
@@ -114,10 +118,8 @@ def runtime_rules(lab: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def must_not_call(lab: str) -> dict[str, list[str]]:
     """solution cell -> dotted names its answer must not reach (the static review's rules)."""
-    if lab not in FROM_SCRATCH:
-        raise KeyError(f"unknown lab {lab!r}: declare it in course_utils/testing/rules.py FROM_SCRATCH")
     rules: dict[str, list[str]] = {}
-    for cell, families in FROM_SCRATCH[lab].items():
+    for cell, families in _declared(lab).items():
         for family in families:
             rules.setdefault(cell, []).extend(n for n in FAMILIES[family]["names"] if n not in rules.get(cell, []))
     return rules
