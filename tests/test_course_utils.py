@@ -132,3 +132,39 @@ def test_can_reach_says_no_for_a_host_that_cannot_exist():
     from course_utils.datasets import can_reach
 
     assert can_reach("host.invalid", timeout=1.0) is False  # RFC 2606: never resolves
+
+
+def test_sweep_table_aligns_headers_with_their_columns():
+    from course_utils.plotting import format_table, sweep_table
+
+    steps = np.array([[64, 32], [64, 32]])
+    gap = np.array([[0.25, -0.5], [0.0, 0.0]])
+    text = sweep_table(("bn", "gn"), [1, 2], {"steps": (steps, "7d"), "gap": (gap, "+8.3f")})
+    lines = text.splitlines()
+    assert lines[0] == "       B  steps     gap"
+    assert lines[1] == "BN     1     64  +0.250"
+    assert lines[4] == "GN     2     32  +0.000"
+    assert len({len(line) for line in lines}) == 1, "every row as wide as the header"
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        sweep_table(("bn", "gn"), [1, 2], {"gap": (gap[0], "+8.3f")})
+    with pytest.raises(ValueError, match="needs a width"):
+        format_table([("x", ".2f")], [(1.0,)])
+    with pytest.raises(ValueError, match="2 values for 1 columns"):
+        format_table([("x", "5.2f")], [(1.0, 2.0)])
+
+
+def test_gn_paper_panel_reads_left_to_right_and_says_it_is_quoted():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils.plotting import GN_PAPER, plot_gn_paper
+
+    fig, ax = plt.subplots()
+    plot_gn_paper(ax)
+    bn_line = ax.get_lines()[0]
+    assert list(bn_line.get_xdata()) == sorted(GN_PAPER["batch"])
+    assert list(bn_line.get_ydata()) == [34.7, 27.3, 24.8, 23.7, 23.6]  # paired with their batch sizes
+    assert not ax.xaxis_inverted() and "QUOTED" in ax.get_title()
+    plt.close(fig)
