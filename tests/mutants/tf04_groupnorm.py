@@ -98,4 +98,6 @@ CORRECT = [
                    "    return centred / ops.sqrt(ops.var(x, axis=axes, keepdims=True) + epsilon)"),
                   ("np.broadcast_to(np.asarray(gn.gamma), (h, w, c))", "np.tile(np.asarray(gn.gamma), (h, w, 1))"),
                   ("np.broadcast_to(np.asarray(gn.beta), (h, w, c))", "np.tile(np.asarray(gn.beta), (h, w, 1))")]),
+    dict(name="LayerNormalization over the negative axes [-3, -2, -1]", cell="unification",
+         replace=[("keras.layers.LayerNormalization(axis=[1, 2, 3],", "keras.layers.LayerNormalization(axis=[-3, -2, -1],")]),
 ]
