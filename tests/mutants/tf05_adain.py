@@ -13,6 +13,12 @@ def _axes(axes):
 
 MUTANTS = [
     # Exercise 1: the AdaIN layer
+    dict(name="style statistics through a reshape with the static batch size", hint="Your layer reshapes with content.shape[0] / style.shape[0], which is None inside a functional keras.Model, so the layer cannot be used there. Take the statistics with ops.mean/ops.var over axes (1, 2), or use ops.shape for dynamic sizes.", cell="adain_layer",
+         replace=[(_S_MEAN, "s_flat = ops.reshape(style, (style.shape[0], -1, style.shape[-1]))\n"
+                            "        s_mean = ops.reshape(ops.mean(s_flat, axis=1), (style.shape[0], 1, 1, style.shape[-1]))")]),
+    dict(name="style statistics cut off from the gradient (stop_gradient)", hint="Your layer stops the gradient through the style's mean and std, so nothing downstream can train what produced the style features. The values are right; let the gradient flow through every statistic.", cell="adain_layer",
+         replace=[(_S_MEAN, "s_mean = ops.stop_gradient(ops.mean(style, axis=(1, 2), keepdims=True))"),
+                  (_S_STD, "s_std = ops.stop_gradient(ops.sqrt(ops.var(style, axis=(1, 2), keepdims=True)))")]),
     dict(name="channels-first axes (2, 3) copied from PyTorch", equivalent=['statistics over the channel axis (per position)'], hint="Your statistics are taken over axes 2 and 3, PyTorch's spatial axes. Keras images are channels-last: the spatial axes are 1 and 2.", cell="adain_layer", replace=_axes("(2, 3)")),
     dict(name="statistics over the channel axis (per position)", equivalent=['channels-first axes (2, 3) copied from PyTorch'], hint='Your statistics are taken over the channels at each position. AdaIN takes per-channel statistics over the spatial positions.', cell="adain_layer", replace=_axes("-1")),
     dict(name="statistics over the batch too (0, 1, 2)", hint="Your statistics pool the whole batch. AdaIN uses each sample's own per-channel statistics over its spatial positions.", cell="adain_layer", replace=_axes("(0, 1, 2)")),
