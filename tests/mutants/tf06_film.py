@@ -6,6 +6,8 @@ MUTANTS = [
          replace=[('        if self.parametrization == "delta":\n            gamma = 1.0 + gamma\n', "")]),
     dict(name="1 + gamma always (direct parametrization ignored)", hint="Your layer always adds 1 to the predicted gamma, even for the 'direct' parametrization. Only 'delta' uses 1 + the prediction.", cell="film",
          replace=[('if self.parametrization == "delta":', "if True:")]),
+    dict(name="broadcast shape built from the static batch size", hint="Your layer reshapes gamma and beta with x.shape[0], which is None inside a functional keras.Model, so the layer cannot be used there. Use -1 (or ops.shape(x)[0]) for the batch axis.", cell="film",
+         replace=[("shape = (-1,) + (1,) * (len(x.shape) - 2) + (self.num_features,)", "shape = (x.shape[0],) + (1,) * (len(x.shape) - 2) + (self.num_features,)")]),
     dict(name="beta ignored", hint='Your layer scales the features but never adds the predicted offset. FiLM shifts every feature by its beta after scaling it by its gamma.', cell="film",
          replace=[("return x * ops.reshape(gamma, shape) + ops.reshape(beta, shape)", "return x * ops.reshape(gamma, shape)")]),
     dict(name="channels-first broadcast in a channels-last layer (gamma[:, :, None, None])", hint='Your layer reshapes gamma and beta channels-first. Keras features are channels-last: the per-channel values must line up with the last axis.', cell="film",
