@@ -2,6 +2,8 @@
 
 MUTANTS = [
     # Exercise 1: MyGroupNorm
+    dict(name="view instead of reshape (contiguous inputs only)", hint="Your layer uses .view on the input, which fails for a channels_last or transposed tensor (nn.GroupNorm accepts both). Use .reshape, which copies only when it must.", cell="my_groupnorm",
+         replace=[("grouped = x.reshape(x.shape[0], self.num_groups, -1)", "grouped = x.view(x.shape[0], self.num_groups, -1)")]),
     dict(name="unbiased variance", hint='Your GroupNorm uses the unbiased variance (divided by n-1). GroupNorm normalizes with the biased variance over each group (divided by n).', cell="my_groupnorm",
          replace=[("var = (centred * centred).mean(dim=-1, keepdim=True)",
                    "var = grouped.var(dim=-1, unbiased=True, keepdim=True)")]),
