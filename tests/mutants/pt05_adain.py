@@ -2,6 +2,10 @@
 
 MUTANTS = [
     # Exercise 1: adain
+    dict(name="content statistics through .view (contiguous inputs only)", hint="Your adain flattens the content with .view, which fails for a channels_last or transposed tensor. Take the statistics with mean/var over dim=(2, 3), or use .reshape.", cell="adain",
+         replace=[("    c_mean = content.mean(dim=(2, 3), keepdim=True)\n    c_var = content.var(dim=(2, 3), keepdim=True, unbiased=False)\n",
+                   "    flat = content.view(content.shape[0], content.shape[1], -1)\n"
+                   "    c_mean = flat.mean(dim=2)[..., None, None]\n    c_var = flat.var(dim=2, unbiased=False)[..., None, None]\n")]),
     dict(name="unbiased variance for content and style (the pytorch-AdaIN port's var)", hint='Your statistics use the unbiased variance (divided by HW-1). AdaIN here uses the biased per-channel variance over the spatial positions (divided by HW).', cell="adain",
          replace=[("c_var = content.var(dim=(2, 3), keepdim=True, unbiased=False)",
                    "c_var = content.var(dim=(2, 3), keepdim=True, unbiased=True)"),
