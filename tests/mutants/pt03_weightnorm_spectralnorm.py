@@ -36,6 +36,9 @@ MUTANTS = [
     dict(name="delegates to torch._weight_norm", hint="Your layer calls PyTorch's internal weight-norm function. This exercise asks you to compute g * v / ||v|| yourself.", cell="my_weightnorm_linear",
          replace=[(WN_WEIGHT, "return torch._weight_norm(self.weight_v, self.weight_g, 0)")]),
 
+    dict(name="magnitude taken as |g|", hint="Your layer uses the absolute value of g. Weight norm lets g be any real number: a negative g flips the direction of its row, and its gradient changes sign with it.", cell="my_weightnorm_linear",
+         replace=[(WN_WEIGHT, "return self.weight_g.abs() * (self.weight_v / self.weight_v.norm(dim=1, keepdim=True))")]),
+
     # Exercise 2: power_iteration
     dict(name="v updated before u", hint="Your power iteration updates v before u. PyTorch's spectral norm computes u from the stored v first, then v from the new u.", cell="power_iteration",
          replace=[(PI_LOOP, """        for _ in range(n_iterations):
@@ -67,6 +70,14 @@ MUTANTS = [
     dict(name="runs one iteration whatever n_iterations", hint='Your function runs one iteration whatever n_iterations asks. Run exactly n_iterations steps.', cell="power_iteration",
          replace=[("for _ in range(n_iterations):", "for _ in range(1):")]),
 
+    dict(name="normalization without the eps clamp", hint="Your power iteration divides by the norm without clamping it at eps, so a zero vector (W v = 0) gives NaN. Divide by max(norm, eps), as F.normalize does.", cell="power_iteration",
+         replace=[(PI_LOOP, """        for _ in range(n_iterations):
+            u = W @ v
+            u = u / u.norm()
+            v = W.T @ u
+            v = v / v.norm()
+""")]),
+
     # Exercise 3: lipschitz_upper_bound, lipschitz_ratios
     dict(name="Frobenius norm instead of the spectral norm", hint="Your bound multiplies Frobenius norms, which overestimate each layer's Lipschitz constant. Use each weight's spectral norm (its largest singular value).", cell="lipschitz",
          replace=[(LIP_NORM, 'bound *= torch.linalg.matrix_norm(module.weight.double(), ord="fro").item()')]),
@@ -81,6 +92,14 @@ MUTANTS = [
                 u0 = F.normalize(torch.randn(W.shape[0], dtype=W.dtype), dim=0)
                 v0 = F.normalize(torch.randn(W.shape[1], dtype=W.dtype), dim=0)
                 bound *= power_iteration(W, u0, v0, n_iterations=1)[0].item()""")]),
+    dict(name="sigma from 500 power iterations treated as exact", hint="Your bound comes from a long power iteration. Its estimate converges slowly when the two largest singular values are close, and always from below, so it is not an upper bound. Use the exact largest singular value.", cell="lipschitz",
+         replace=[(LIP_NORM, """W = module.weight.double()
+                gen = torch.Generator().manual_seed(0)
+                v0 = F.normalize(torch.randn(W.shape[1], dtype=W.dtype, generator=gen), dim=0)
+                u0 = F.normalize(W @ v0, dim=0)
+                bound *= power_iteration(W, u0, v0, n_iterations=500)[0].item()""")]),
+    dict(name="spectral norm computed in float32", hint="Your bound is computed in float32, whose rounding (about 1e-7 relative) can put it below the true norm. Compute it in float64, as the docstring says.", cell="lipschitz",
+         replace=[(LIP_NORM, "bound *= torch.linalg.matrix_norm(module.weight, ord=2).item()")]),
     dict(name="spectrally normalized layers counted as exactly 1", hint="Your bound counts spectrally normalized layers as exactly 1. Their weight is divided by an estimate, so its true spectral norm can exceed 1: compute it from the layer's weight.", cell="lipschitz",
          replace=[(LIP_NORM, """if parametrize.is_parametrized(module):
                     continue
