@@ -19,6 +19,8 @@ MUTANTS = [
          replace=[("for _ in range(power_iterations):", "for _ in range(1):")]),
     dict(name="epsilon added inside the square root", hint="Your normalization adds epsilon inside the square root. Keras' normalize divides by the norm, with epsilon only as a lower bound on it.", cell="power_iteration_step",
          replace=[(NORMALIZE, "return a * ops.rsqrt(ops.sum(ops.square(a)) + epsilon)")]),
+    dict(name="normalize without the epsilon lower bound", hint="Your normalization divides by the norm without bounding it below by epsilon. Keras' normalize uses max(norm, epsilon), which decides the result when the vector is tiny (a small vector_u).", cell="power_iteration_step",
+         replace=[(NORMALIZE, "return a / ops.sqrt(ops.sum(ops.square(a)))")]),
     dict(name="delegates to keras.ops.normalize", hint="Your helper calls Keras' built-in normalize. This exercise asks you to write the normalization yourself.", cell="power_iteration_step",
          replace=[(NORMALIZE, "return ops.normalize(a, axis=None, epsilon=epsilon)")]),
     dict(name="kernel divided by sigma of a fresh random u (no persistent vector)", hint="Your step starts from a fresh random vector instead of the layer's vector_u, so the estimate never improves across calls. Start from vector_u.", cell="power_iteration_step",
@@ -31,6 +33,12 @@ MUTANTS = [
          replace=[(SVD, "norms.append(float(power_iteration_step(layer.layer.kernel, layer.vector_u)[2]))")]),
     dict(name="forgets the last layer", hint="Your function skips the model's last layer. Report every spectrally normalized layer.", cell="kernel_spectral_norms",
          replace=[("for layer in model.layers:", "for layer in model.layers[:-1]:")]),
+    dict(name="sigma_max from 500 power iterations", hint="Your norms come from a power iteration. It converges slowly when the two largest singular values are close, and from below, so it is an estimate, not the exact norm. Use an SVD.", cell="kernel_spectral_norms",
+         replace=[(SVD, """v = np.ones(kernel.shape[1]) / np.sqrt(kernel.shape[1])
+            for _ in range(500):
+                v = kernel.T @ (kernel @ v)
+                v = v / np.linalg.norm(v)
+            norms.append(float(np.linalg.norm(kernel @ v)))""")]),
     dict(name="plain Dense layers counted too", hint='Your function also reports layers that are not spectrally normalized. Report only SpectralNormalization layers.', cell="kernel_spectral_norms",
          replace=[("        if isinstance(layer, keras.layers.SpectralNormalization):\n            kernel = ops.convert_to_numpy(layer.layer.kernel)",
                    "        if hasattr(layer, 'kernel') or isinstance(layer, keras.layers.SpectralNormalization):\n"
@@ -44,6 +52,8 @@ MUTANTS = [
 # Wrong answers that are NOT in the catalogue: each must lose points, and the diagnosis should name none
 # (make diagnosis reports how often it does).
 UNCATALOGUED = [
+    dict(name="epsilon added to the norm instead of bounding it", cell="power_iteration_step",
+         replace=[(NORMALIZE, "return a / (ops.sqrt(ops.sum(ops.square(a))) + epsilon)")]),
     dict(name="sigma computed with the old vector_u instead of the updated u", cell="power_iteration_step",
          replace=[(SIGMA, "sigma = ops.matmul(ops.matmul(v, weights), ops.transpose(vector_u))[0, 0]")]),
     dict(name="kernel multiplied by sigma instead of divided", cell="power_iteration_step",
@@ -57,6 +67,8 @@ UNCATALOGUED = [
 
 # Correct alternatives: each must keep full marks, and nothing is ever diagnosed for them.
 CORRECT = [
+    dict(name="largest singular value from keras.ops.svd in float32", cell="kernel_spectral_norms",
+         replace=[(SVD, 'norms.append(float(ops.convert_to_numpy(ops.svd(ops.convert_to_tensor(kernel.astype("float32")), compute_uv=False))[0]))')]),
     dict(name="sigma as the dot product of u with v times the kernel", cell="power_iteration_step",
          replace=[(SIGMA, "sigma = ops.sum(ops.matmul(v, weights) * u)")]),
     dict(name="spectral norm as the square root of the top eigenvalue of K^T K", cell="kernel_spectral_norms",
