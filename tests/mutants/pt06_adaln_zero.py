@@ -76,6 +76,8 @@ MUTANTS = [
          replace=[("    return block\n", "    linear.weight.requires_grad_(False)\n    linear.bias.requires_grad_(False)\n    return block\n")]),
     dict(name="returns None", hint='Your function returns None. Return the block it initialized, so it can be chained.', cell="adaln_zero",
          replace=[("    return block\n", "")]),
+    dict(name="shift and scale read through .data (no gradient to the conditioning)", hint="Your modulate reads shift and scale through .data (or detached), so no gradient reaches adaLN's modulation: the conditioning never learns. Use the tensors themselves.", cell="modulate",
+         replace=[("return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)", "return x * (1 + scale.data.unsqueeze(1)) + shift.data.unsqueeze(1)")]),
 ]
 
 UNCATALOGUED = [
