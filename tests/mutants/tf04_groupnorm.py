@@ -65,6 +65,11 @@ MUTANTS = [
                   ("np.broadcast_to(np.asarray(gn.beta), (h, w, c))", "np.asarray(gn.beta)")]),
     dict(name="no check of groups == 1", hint='Your function converts a GroupNorm with more than one group. Raise a ValueError unless groups is 1.', cell="unification",
          replace=[("    if gn.groups != 1:\n        raise ValueError", "    if False:\n        raise ValueError")]),
+    dict(name="instance_norm counts positions from the static shape", hint="Your instance_norm divides by a position count read from x.shape, which is unknown (None) inside a functional model or a traced function. Let ops.mean count, or use ops.shape.", cell="unification",
+         replace=[("""    centred = x - ops.mean(x, axis=axes, keepdims=True)
+    variance = ops.mean(ops.square(centred), axis=axes, keepdims=True)""", """    n = int(np.prod(x.shape[1:-1]))
+    centred = x - ops.sum(x, axis=axes, keepdims=True) / n
+    variance = ops.sum(ops.square(centred), axis=axes, keepdims=True) / n""")]),
 ]
 
 UNCATALOGUED = [
