@@ -42,6 +42,9 @@ MUTANTS = [
          replace=[("h = ops.reshape(self.project(z),", "embedding = ops.stop_gradient(embedding)\n        h = ops.reshape(self.project(z),")]),
     dict(name="the same FiLM layer used twice (film1 for both)", hint='Your decoder uses the first FiLM layer at both stages. Each stage has its own FiLM layer with its own projections.', cell="decoder",
          replace=[("self.film2(self.up2(h), embedding)", "self.film1(ops.concatenate([self.up2(h), self.up2(h)], axis=-1), embedding)[..., :self.width]")]),
+    dict(name="decoder reshapes with the static batch size", hint="Your decode reshapes with z.shape[0], which is None inside a functional model or a traced training step. Reshape with -1 for the batch axis.", cell="decoder",
+         replace=[("h = ops.reshape(self.project(z), (-1, self.start_size, self.start_size, 2 * self.width))",
+                   "h = ops.reshape(self.project(z), (z.shape[0], self.start_size, self.start_size, 2 * self.width))")]),
 ]
 
 UNCATALOGUED = [
