@@ -168,3 +168,48 @@ def test_gn_paper_panel_reads_left_to_right_and_says_it_is_quoted():
     assert list(bn_line.get_ydata()) == [34.7, 27.3, 24.8, 23.7, 23.6]  # paired with their batch sizes
     assert not ax.xaxis_inverted() and "QUOTED" in ax.get_title()
     plt.close(fig)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_projection_says_once_how_long_the_loop_takes_without_the_first_step(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    clock, printed = FakeClock(), []
+    eta = cu.Projection("sweep", total=1000, unit="images", mode="full", device="cpu", note="at B = 1's rate",
+                        clock=clock, out=printed.append)
+    clock.now += 30.0  # the first piece pays a one-time cost
+    assert eta.advance(10) is None and eta.projected_seconds() is None
+    clock.now += 1.0
+    assert eta.advance(10) is None, "below min_seconds and below a twentieth of the work: too early to say"
+    clock.now += 3.0
+    line = eta.advance(20)  # 30 images in 4 s after the first piece: 990 left at 7.5 images/s
+    assert printed == [line]
+    assert eta.projected_seconds() == pytest.approx(30.0 + 4.0 / 30 * 990)
+    assert "40 of 1000 images in 34.0 s" in line and "about 3 min" in line and "(cpu)" in line and "(at B = 1's rate)" in line
+    assert 'MODE = "quick"' in line, "full mode says how to switch"
+    clock.now += 50.0
+    assert eta.advance(500) is None and len(printed) == 1, "said once"
+
+
+def test_projection_in_quick_mode_and_under_the_autograder_gives_no_switch_hint(monkeypatch):
+    for env in (None, "autograde"):
+        if env:
+            monkeypatch.setenv("NBGRADER_EXECUTION", env)
+        clock, printed = FakeClock(), []
+        eta = cu.Projection("training", total=6, mode="quick" if env is None else "full", clock=clock, out=printed.append)
+        for _ in range(3):
+            clock.now += 0.01
+            eta.advance()
+        assert len(printed) == 1 and "3 of 6 steps" in printed[0] and "MODE" not in printed[0], printed
+
+
+def test_projection_rejects_bad_arguments():
+    for kwargs in ({"total": 0}, {"total": 10, "min_units": 1}, {"total": 10, "mode": "fast"}):
+        with pytest.raises(ValueError):
+            cu.Projection("x", **kwargs)

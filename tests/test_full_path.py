@@ -16,7 +16,7 @@ import json
 import pytest
 
 from instructor import pipeline
-from instructor.notebooks import as_parameter, labs, parameter_tables
+from instructor.notebooks import as_parameter, labs, parameter_tables, source_notebook
 
 LABS = labs()
 
@@ -128,6 +128,9 @@ def test_full_mode_runs_at_smoke_size(lab, caches, tmp_path, monkeypatch):
     assert "mode=full" in text, "the run did not take full mode"
     if lab in EVIDENCE:
         assert EVIDENCE[lab] in text, f"{lab}: the full-only branch did not run (no {EVIDENCE[lab]!r} in the outputs)"
+    if "cu.Projection(" in source_notebook(lab).read_text():  # a long loop says how long it takes, and how to get out
+        assert "in all on this machine" in text and 'Set MODE = "quick" in the parameters cell' in text, \
+            f"{lab}: full mode printed no projection of its long loop with the way to switch to quick mode"
 
 
 def test_evidence_catches_a_branch_that_did_not_run(tmp_path, monkeypatch):
