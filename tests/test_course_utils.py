@@ -213,3 +213,26 @@ def test_projection_rejects_bad_arguments():
     for kwargs in ({"total": 0}, {"total": 10, "min_units": 1}, {"total": 10, "mode": "fast"}):
         with pytest.raises(ValueError):
             cu.Projection("x", **kwargs)
+
+
+def test_roofline_verdict_refuses_impossible_fractions_and_cache_resident_data(tmp_path):
+    from course_utils.roofline import last_level_cache_bytes, roofline_caveats, roofline_verdict
+    for index, (level, size) in enumerate(((1, "48K"), (2, "2048K"), (3, "32M"))):
+        (tmp_path / f"index{index}").mkdir()
+        (tmp_path / f"index{index}" / "level").write_text(f"{level}\n")
+        (tmp_path / f"index{index}" / "size").write_text(f"{size}\n")
+    assert last_level_cache_bytes(tmp_path) == 32 * 1024 * 1024
+    assert last_level_cache_bytes(tmp_path / "missing") is None
+    good = {"copy": 1.0, "fused": 0.93, "eager": 0.2}
+    big, small, cache = 512 * 1024 * 1024, 2 * 1024 * 1024, 32 * 1024 * 1024
+    assert roofline_caveats(good, big, on_cpu=True, cache_bytes=cache) == []
+    assert roofline_verdict(good, big, on_cpu=True, cache_bytes=cache).startswith("a memory roofline")
+    impossible = {**good, "nn.LayerNorm": 8.57}
+    (beat,) = roofline_caveats(impossible, big, on_cpu=False)
+    assert "nn.LayerNorm" in beat and "8.57x" in beat and "fused" not in beat
+    (cached,) = roofline_caveats(good, small, on_cpu=True, cache_bytes=cache)
+    assert "cache" in cached and "2.0 MiB" in cached
+    assert roofline_caveats(good, small, on_cpu=False, cache_bytes=cache) == [], "a GPU's tensors are not in the CPU cache"
+    assert roofline_verdict(impossible, small, on_cpu=True, cache_bytes=cache).startswith("NOT a memory roofline")
+    with pytest.raises(ValueError):
+        roofline_caveats(good, big, on_cpu=False, tolerance=0.9)
