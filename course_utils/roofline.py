@@ -56,12 +56,13 @@ def roofline_caveats(fractions: Mapping[str, float], bytes_moved: int, *, on_cpu
 def roofline_verdict(fractions: Mapping[str, float], bytes_moved: int, *, on_cpu: bool,
                      cache_bytes: int | None = None, tolerance: float = 1.1) -> str:
     """One line for under the table: whether it can be read as a memory roofline, and why not."""
+    if on_cpu and cache_bytes is None:
+        cache_bytes = last_level_cache_bytes()  # read once, for the caveats and for the verdict's wording
     caveats = roofline_caveats(fractions, bytes_moved, on_cpu=on_cpu, cache_bytes=cache_bytes, tolerance=tolerance)
     if caveats:
         return "NOT a memory roofline: " + "; ".join(caveats) + ". The full shape is the measurement to read."
     where = ""
     if on_cpu:
-        cache_bytes = last_level_cache_bytes() if cache_bytes is None else cache_bytes
         where = (f", more than this CPU's last-level cache ({cache_bytes / MiB:.0f} MiB)" if cache_bytes
                  else " (this CPU's cache size could not be read)")
     return (f"a memory roofline: no variant beats the copy by more than timing scatter (at most {tolerance:g}x), "
