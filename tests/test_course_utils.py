@@ -236,3 +236,56 @@ def test_roofline_verdict_refuses_impossible_fractions_and_cache_resident_data(t
     assert roofline_verdict(impossible, small, on_cpu=True, cache_bytes=cache).startswith("NOT a memory roofline")
     with pytest.raises(ValueError):
         roofline_caveats(good, big, on_cpu=False, tolerance=0.9)
+
+
+def test_edge_ssim_tells_kept_layout_from_an_unrelated_picture():
+    from course_utils import pretrained, stylization
+
+    content = pretrained.load_image("chelsea", 64)
+    style = pretrained.load_image("immunohistochemistry", 64)
+    assert stylization.edge_ssim(content, content) == pytest.approx(1.0)
+    assert stylization.edge_ssim(0.3 * content, content) == pytest.approx(1.0, abs=1e-6)  # blind to contrast
+    assert stylization.edge_ssim(content[None], content) == pytest.approx(1.0)  # a batch of one is accepted
+    unrelated = stylization.edge_ssim(style, content)
+    flipped = stylization.edge_ssim(content[:, ::-1], content)
+    blend = stylization.edge_ssim(0.5 * content + 0.5 * style, content)
+    assert abs(unrelated) < 0.1 and abs(flipped) < 0.2, (unrelated, flipped)
+    assert unrelated + 0.1 < blend < 0.9, blend
+    assert abs(stylization.edge_ssim(np.zeros_like(content), content)) < 0.05  # a flat picture has no edges
+    with pytest.raises(ValueError, match=r"same size"):
+        stylization.edge_ssim(content, pretrained.load_image("chelsea", 32))
+    with pytest.raises(ValueError, match=r"at least 7x7 pixels .*got 5x5"):
+        stylization.edge_ssim(np.zeros((5, 5, 3)), np.zeros((5, 5, 3)))
+    with pytest.raises(ValueError, match=r"\(8, 8\)"):
+        stylization.edges(np.zeros((8, 8)))
+
+
+@pytest.mark.parametrize("before, after, kept, unrelated, style_words, layout_words", [
+    (2.0, 0.5, 0.9, 0.0, "fell 4x", "most of the content's layout"),
+    (2.0, 1.5, 0.3, 0.0, "barely moved", "some of the content's layout"),
+    (2.0, 3.0, 0.05, 0.0, "did not fall", "layout is lost"),
+    (0.0, 0.0, 0.62, 0.5, "nothing to move", "some of"),  # 0.12 above the unrelated picture, 0.24 of the way to 1
+])
+def test_stylization_verdict_is_worded_on_the_numbers(before, after, kept, unrelated, style_words, layout_words):
+    from course_utils import stylization
+
+    lines = stylization.verdict(before, after, kept, unrelated, pretrained=False)
+    assert style_words in lines[0] and layout_words in lines[1], lines
+    assert "NON-pretrained" in lines[2]
+    assert "ImageNet weights" in stylization.verdict(before, after, kept, unrelated, pretrained=True)[2]
+
+
+def test_stylization_report_and_its_errors():
+    from course_utils import pretrained, stylization
+
+    content = pretrained.load_image("chelsea", 32)
+    measured = stylization.measure({"content": content, "dark": 0.5 * content}, content, lambda p: float(p.mean()))
+    assert measured["content"][1] == pytest.approx(1.0) and measured["dark"][0] == pytest.approx(0.5 * content.mean())
+    text = stylization.report(measured, before="content", after="dark", unrelated="content", pretrained=False)
+    assert text.splitlines()[0].startswith("picture") and "the rule applied" in text
+    with pytest.raises(ValueError, match=r"after='stylized' is not one of the measured pictures"):
+        stylization.report(measured, before="content", after="stylized", unrelated="content", pretrained=False)
+    with pytest.raises(ValueError, match=r"style_after must be a finite, non-negative loss, got nan"):
+        stylization.verdict(1.0, float("nan"), 0.5, 0.0, pretrained=False)
+    fig = stylization.plot_edges({"content": content, "dark": 0.5 * content}, title="t")
+    assert len(fig.axes) == 2
