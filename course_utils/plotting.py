@@ -103,3 +103,89 @@ def plot_gn_paper(ax, batch=GN_PAPER["batch"], bn=GN_PAPER["bn"], gn=GN_PAPER["g
     ax.set_facecolor("0.95")
     ax.legend()
     return ax
+
+
+# Where small_batch_verdict's words change: a normalization "degrades" at the smallest batch when its error
+# there is at least DEGRADE_RATIO times its error at the largest batch and DEGRADE_POINTS (absolute) above it.
+DEGRADE_RATIO, DEGRADE_POINTS = 2.0, 0.05
+
+
+def small_batch_verdict(norms, batch_sizes, errors) -> list[str]:
+    """Lines for under a BN/GN sweep of test errors (fractions), worded on the numbers.
+
+    ``errors`` has shape ``(len(norms), len(batch_sizes))``; ``norms`` must hold ``"bn"`` and ``"gn"``. The
+    smallest and the largest batch size are compared for each normalization; the last line says whether the
+    run shows the GN paper's finding (BatchNorm degrades at the smallest batch, GroupNorm does not).
+    """
+    errors = np.asarray(errors, dtype=float)
+    if errors.shape != (len(norms), len(batch_sizes)):
+        raise ValueError(f"errors has shape {errors.shape}, expected {(len(norms), len(batch_sizes))} "
+                         f"(norms x batch sizes)")
+    if not {"bn", "gn"} <= set(norms):
+        raise ValueError(f"norms must include 'bn' and 'gn', got {list(norms)}")
+    small, large = int(np.argmin(batch_sizes)), int(np.argmax(batch_sizes))
+    b_small, b_large = batch_sizes[small], batch_sizes[large]
+    degrades, lines = {}, []
+    for kind in ("bn", "gn"):
+        e_small, e_large = errors[list(norms).index(kind), [small, large]]
+        degrades[kind] = e_small >= DEGRADE_RATIO * e_large and e_small - e_large >= DEGRADE_POINTS
+        lines.append(f"{kind.upper()}: test error {100 * e_small:.2f}% at B = {b_small} vs {100 * e_large:.2f}% at "
+                     f"B = {b_large}: " + ("degrades at the smallest batch" if degrades[kind] else "no sharp rise"))
+    if degrades["bn"] and not degrades["gn"]:
+        lines.append(f"This run shows the GN paper's finding: BatchNorm degrades at B = {b_small}, GroupNorm does not.")
+    elif degrades["bn"]:
+        lines.append(f"Both degrade at B = {b_small}: this run does not single out BatchNorm.")
+    else:
+        lines.append(f"BatchNorm does not degrade at B = {b_small} here: this run does not show the GN paper's finding.")
+    lines.append(f"(the rule applied: 'degrades' = error at the smallest batch at least {DEGRADE_RATIO:g}x the "
+                 f"error at the largest and at least {100 * DEGRADE_POINTS:g} points above it)")
+    return lines
+
+
+def small_batch_report(norms, batch_sizes, steps, errors, batch_errors, *, error_header: str = "test error (eval)",
+                       batch_header: str = "train() at B") -> str:
+    """The table and the verdict of a BN/GN sweep of test errors, as printable text.
+
+    ``steps`` has shape (norms, batch sizes); ``errors`` (the model's inference mode) and ``batch_errors`` (the
+    batch's statistics, in batches of B) have shape (norms, batch sizes, seeds) and hold fractions.
+    """
+    errors, batch_errors = np.asarray(errors, dtype=float), np.asarray(batch_errors, dtype=float)
+    if errors.ndim != 3 or batch_errors.shape != errors.shape:
+        raise ValueError(f"errors and batch_errors must have the same shape (norms, batch sizes, seeds), "
+                         f"got {errors.shape} and {batch_errors.shape}")
+    table = sweep_table(norms, batch_sizes, {
+        "steps": (steps, "7d"), error_header: (errors.mean(2), f"{len(error_header) + 2}.2%"),
+        "seeds: lowest": (errors.min(2), "15.2%"), "highest": (errors.max(2), "9.2%"),
+        batch_header: (batch_errors.mean(2), f"{len(batch_header) + 2}.2%")})
+    return "\n".join([table, *small_batch_verdict(norms, batch_sizes, errors.mean(2))])
+
+
+def plot_error_sweep(ax, norms, batch_sizes, errors, title: str):
+    """Test error (%) against the batch size, one line per normalization: the mean over seeds, with a bar from
+    the seeds' lowest to highest. ``errors`` has shape (norms, batch sizes, seeds) and holds fractions."""
+    errors = 100 * np.asarray(errors, dtype=float)
+    for i, (kind, color) in enumerate(zip(norms, ("C0", "C1", "C2", "C3"))):
+        mean = errors[i].mean(1)
+        spread = np.stack([mean - errors[i].min(1), errors[i].max(1) - mean])
+        ax.errorbar(batch_sizes, mean, yerr=spread, fmt="o-", color=color, capsize=3, label=kind.upper())
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes])
+    ax.set_xlabel("batch size B (same epochs)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    return ax
+
+
+def plot_small_batch_sweep(norms, batch_sizes, errors, batch_errors, *, titles, run: str):
+    """pt04/tf04's digits sweep beside the GN paper: test error in inference mode, test error with the batch's
+    statistics (both of shape (norms, batch sizes, seeds)), and the quoted panel; ``titles`` names the two modes
+    in the lab's framework, ``run`` describes this run's sizes. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, values, title in zip(axes, (errors, batch_errors), titles):
+        plot_error_sweep(ax, norms, batch_sizes, values, f"this run: {title}\n{run}")
+    plot_gn_paper(axes[2])
+    fig.tight_layout()
+    return fig

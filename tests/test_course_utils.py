@@ -289,3 +289,64 @@ def test_stylization_report_and_its_errors():
         stylization.verdict(1.0, float("nan"), 0.5, 0.0, pretrained=False)
     fig = stylization.plot_edges({"content": content, "dark": 0.5 * content}, title="t")
     assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("bn, gn, words", [
+    ((0.26, 0.03, 0.02), (0.03, 0.03, 0.04), "shows the GN paper's finding"),
+    ((0.26, 0.03, 0.02), (0.30, 0.05, 0.03), "Both degrade"),
+    ((0.03, 0.03, 0.02), (0.03, 0.03, 0.04), "does not show the GN paper's finding"),
+    ((0.04, 0.03, 0.01), (0.02, 0.02, 0.02), "does not show"),  # 4x the error but only 3 points: not sharp
+])
+def test_small_batch_verdict_is_worded_on_the_numbers(bn, gn, words):
+    from course_utils.plotting import small_batch_verdict
+
+    lines = small_batch_verdict(("bn", "gn"), (2, 8, 32), np.array([bn, gn]))
+    assert words in lines[2], lines
+    assert lines[0].startswith(f"BN: test error {100 * bn[0]:.2f}% at B = 2 vs {100 * bn[2]:.2f}% at B = 32")
+    assert "the rule applied" in lines[3]
+
+
+def test_small_batch_verdict_rejects_bad_shapes_and_norms():
+    from course_utils.plotting import small_batch_verdict
+
+    with pytest.raises(ValueError, match=r"errors has shape \(2, 2\), expected \(2, 3\)"):
+        small_batch_verdict(("bn", "gn"), (2, 8, 32), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"must include 'bn' and 'gn', got \['bn', 'ln'\]"):
+        small_batch_verdict(("bn", "ln"), (2, 32), np.zeros((2, 2)))
+
+
+def test_small_batch_report_and_plot_take_seeds_and_check_shapes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from course_utils.plotting import plot_error_sweep, plot_small_batch_sweep, small_batch_report
+
+    errors = np.array([[[0.30, 0.22], [0.02, 0.02]], [[0.03, 0.03], [0.04, 0.02]]])  # norms x B x seeds
+    text = small_batch_report(("bn", "gn"), (2, 32), np.array([[674, 42], [674, 42]]), errors, errors + 0.01)
+    header, bn2 = text.splitlines()[:2]
+    assert "seeds: lowest" in header and "train() at B" in header
+    assert bn2.split()[:6] == ["BN", "2", "674", "26.00%", "22.00%", "30.00%"], bn2
+    assert "shows the GN paper's finding" in text
+    with pytest.raises(ValueError, match=r"same shape \(norms, batch sizes, seeds\), got \(2, 2\) and \(2, 2\)"):
+        small_batch_report(("bn", "gn"), (2, 32), np.zeros((2, 2)), errors.mean(2), errors.mean(2))
+    fig, ax = plt.subplots()
+    plot_error_sweep(ax, ("bn", "gn"), (2, 32), errors, "t")
+    bn_line = ax.get_lines()[0]
+    assert list(bn_line.get_ydata()) == pytest.approx([26.0, 2.0]) and ax.get_ylabel() == "test error (%)"
+    plt.close(fig)
+    fig = plot_small_batch_sweep(("bn", "gn"), (2, 32), errors, errors + 0.01, titles=("eval", "train"), run="(r)")
+    assert [a.get_title().splitlines()[0] for a in fig.axes[:2]] == ["this run: eval", "this run: train"]
+    assert fig.axes[2].get_title().startswith("QUOTED")
+    plt.close(fig)
+
+
+def test_expected_retracing_hides_only_that_warning():
+    code = ("from course_utils import tf_utils\nimport tensorflow as tf\n"
+            "with tf_utils.expected_retracing():\n"
+            "    tf.get_logger().warning('5 out of the last 5 calls to <f> triggered tf.function retracing.')\n"
+            "    tf.get_logger().warning('kept inside')\n"
+            "tf.get_logger().warning('after: triggered tf.function retracing')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)  # TF: own process
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "5 out of the last 5" not in out.stderr and "kept inside" in out.stderr and "after: triggered" in out.stderr

@@ -28,13 +28,15 @@ SMOKE = {
     # 128 px, FULL's: below it the deepest FPN level is 1x1, and BatchNorm at B=1 fails there (one value per
     # channel). Three batch sizes, B=1 among them, of FULL's six (quick mode runs all six): ResNet-50 at 128 px
     # trains ~1 image/s on one core, and the six took 13 minutes of the test command.
-    "pt04_groupnorm": {"n_train": 4, "n_val": 4, "epochs": 1, "val_batch": 4, "batch_sizes": [1, 2, 4]},
+    "pt04_groupnorm": {"n_train": 4, "n_val": 4, "epochs": 1, "val_batch": 4, "batch_sizes": [1, 2, 4], "mlp_epochs": 1,
+                       "mlp_seeds": 2},
     "pt05_adain": {"image_size": 16, "batch_size": 2, "steps": 4, "pool": 4, "show_size": 32},
     "pt06_adaln_zero": {"dim": 32, "cond_dim": 16, "tokens": 16, "batch": 16},  # steps: the lab looks at step 100
     "tf01_batchnorm": {"epochs": 2, "hidden": 32, "flag_probe_examples": 128},
     "tf02_layernorm_rmsnorm": {"bench_shape": [2, 64, 256], "bench_repeat": 3, "bench_number": 2},
     "tf03_spectralnorm": {"hidden": 64, "steps": 30, "batch_size": 64},
-    "tf04_groupnorm": {"image_size": 64, "n_train": 64, "n_val": 16, "epochs": 1, "val_batch": 16},
+    "tf04_groupnorm": {"image_size": 64, "n_train": 64, "n_val": 16, "epochs": 1, "val_batch": 16, "mlp_epochs": 1,
+                       "mlp_seeds": 2},
     "tf05_adain": {"show_size": 32, "steps": 3},
     "tf06_film": {"epochs": 20, "batch": 64, "width": 16, "clf_epochs": 5, "n_samples": 20, "max_train": 512},
 }
