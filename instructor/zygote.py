@@ -1,8 +1,8 @@
-"""Warm grading kernels: a process in the grading sandbox that has imported a PyTorch lab's framework
-once, and forks one fresh kernel per submission from that state.
+"""Warm grading kernels: a process in the grading sandbox that has imported a lab's framework (PyTorch,
+or TensorFlow and Keras) once, and forks one fresh kernel per submission from that state.
 
-Starting a sandbox kernel and importing torch (and torchvision) is most of what grading one PyTorch
-submission costs (pt01: 4.5 s of 5.6). A *zygote* pays it once per grading worker:
+Starting a sandbox kernel and importing the framework is most of what grading one submission costs
+(pt01: 4.5 s of 5.6; tf02: about 6 s of 8). A *zygote* pays it once per grading worker:
 
 * ``serve`` runs inside bubblewrap's allow-list sandbox (:mod:`instructor.sandbox_kernel`, the same binds,
   writable: only its own ``jobs`` folder), imports the modules the lab's setup cell imports from
@@ -19,7 +19,9 @@ submission left (processes, files, shared memory) is there for the next: the nex
 Each kernel also gets IPC and network namespaces of its own (SysV and POSIX IPC, abstract sockets).
 The zygote is not dumpable (``PR_SET_DUMPABLE`` 0): kernels cannot ptrace it or read its memory. A
 student who kills it kills only their own kernel (the grader starts a new zygote for the next one).
-TensorFlow is not fork-safe once imported, so TensorFlow labs get no zygote (:func:`warm_modules`).
+TensorFlow is fork-safe after ``import`` and before its first op: the runtime, its thread pools and
+the eager context are made at the first op, in the child, from the child's ``TF_NUM_*_THREADS``
+(measured: 60 forks of an imported TensorFlow each trained a Keras model and ran a ``tf.function``).
 """
 from __future__ import annotations
 
@@ -37,8 +39,11 @@ import tempfile
 import threading
 import time
 
-WARM_ROOTS = ("torch", "torchvision", "numpy")   # fork-safe before their first operation
-COLD_ROOTS = ("tensorflow", "keras", "jax")      # a lab that imports one of these gets no zygote
+# Fork-safe before their first operation: importing them starts no thread that holds a lock (numpy's
+# OpenBLAS pool waits idle; TensorFlow creates its runtime and thread pools at the first op, in the child,
+# from the child's TF_NUM_*_THREADS). tests/test_trust.py forks kernels of both kinds.
+WARM_ROOTS = ("torch", "torchvision", "numpy", "tensorflow", "keras")
+COLD_ROOTS = ("jax",)      # a lab that imports one of these gets no zygote (no lab does; never measured)
 READY = "zygote ready"
 SWEPT = "swept"
 

@@ -282,16 +282,17 @@ def test_limits_on_the_command_line_come_from_the_dataclass():
 
 
 @pytest.mark.parametrize("lab", sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir()))
-def test_only_pytorch_labs_get_a_warm_zygote(lab):
-    """A zygote imports only fork-safe framework modules of the lab's own setup cell (instructor/zygote.py):
-    torch labs get torch, TensorFlow labs (not fork-safe once imported) get a cold kernel."""
+def test_every_lab_gets_a_zygote_of_its_own_framework_only(lab):
+    """A zygote imports only the fork-safe framework modules of the lab's own setup cell
+    (instructor/zygote.py): torch labs get torch, TensorFlow labs TensorFlow and Keras, and never the
+    other framework, course_utils or anything else the setup cell names."""
     from instructor.zygote import WARM_ROOTS, warm_modules
 
     warm = run.warm_of(nbformat.read(ROOT / "source" / lab / f"{lab}.ipynb", as_version=4))
-    if lab.startswith("pt"):
-        assert "torch" in warm and all(m.split(".")[0] in WARM_ROOTS for m in warm), warm
-    else:
-        assert warm == (), warm
-    assert warm_modules("import tensorflow as tf\nimport numpy as np") == ()
+    assert all(m.split(".")[0] in WARM_ROOTS for m in warm), warm
+    mine, other = (("torch",), ("tensorflow", "keras")) if lab.startswith("pt") else (("tensorflow", "keras"), ("torch",))
+    assert set(mine) <= set(warm) and not set(other) & {m.split(".")[0] for m in warm}, warm
+    assert warm_modules("import tensorflow as tf\nimport numpy as np\nimport course_utils") == ("numpy", "tensorflow")
+    assert warm_modules("import jax\nimport numpy as np") == ()  # a framework never measured: a cold kernel
     assert warm_modules("import torch\nfrom . import x\nimport os") == ("torch",)
     assert warm_modules("def broken(:") == ()

@@ -58,6 +58,7 @@ def run_in_sandbox(code: str, warm: tuple = ()) -> str:
 
 
 WARM = ("numpy", "torch")  # what pt01's setup cell lets a zygote import (instructor.grading.run.warm_of)
+WARM_TF = ("keras", "numpy", "tensorflow")  # what the TensorFlow labs' setup cells let it import
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,7 @@ def outside():
 
 
 @pytest.mark.xdist_group("trust-sandbox")
-@pytest.mark.parametrize("warm", [(), WARM], ids=["cold", "zygote"])
+@pytest.mark.parametrize("warm", [(), WARM, WARM_TF], ids=["cold", "zygote", "zygote-tf"])
 def test_the_sandbox_shows_only_what_the_kernel_needs(outside, warm, monkeypatch):
     require_bwrap()
     monkeypatch.setenv("LMS_API_TOKEN", "HOST-TOKEN")  # an instructor's secret in the grader's environment
@@ -170,7 +171,8 @@ print('environment', sorted(os.environ))
 
 
 @pytest.mark.xdist_group("trust-sandbox")
-def test_a_forked_kernel_starts_from_the_zygote_never_from_the_last_submission():
+@pytest.mark.parametrize("warm", [WARM, WARM_TF], ids=["torch", "tensorflow"])
+def test_a_forked_kernel_starts_from_the_zygote_never_from_the_last_submission(warm):
     """Two submissions in a row through one zygote: the first leaves everything it can (a process, files in
     /tmp, home, /dev/shm and the zygote's jobs folder, a patched module, a queued request on the zygote's
     socket, a SysV segment, an abstract socket, a replaced socket file, locked folders); the second finds
@@ -180,12 +182,23 @@ def test_a_forked_kernel_starts_from_the_zygote_never_from_the_last_submission()
     from instructor.grading.run import thread_env
     from instructor.grading.types import Limits
 
-    assert zygote.warm_modules(nbformat.read(ROOT / "source" / "pt01_batchnorm" / "pt01_batchnorm.ipynb",
-                                             as_version=4).cells[2].source)[:2] == WARM
+    lab = "pt01_batchnorm" if "torch" in warm else "tf02_layernorm_rmsnorm"
+    assert zygote.warm_modules(next(c.source for c in nbformat.read(ROOT / "source" / lab / f"{lab}.ipynb",
+                                                                    as_version=4).cells
+                                    if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"))[:len(warm)] == warm
+    framework = "torch" if "torch" in warm else "tensorflow"
+    # framework state a submission can change: torch's default dtype, Keras' float type and its global seed
+    change = ("framework.set_default_dtype(framework.float64)" if "torch" in warm else
+              "import keras; keras.config.set_floatx('float64'); keras.utils.set_random_seed(7); "
+              "framework.constant(1.0)")
+    state = ("str(framework.get_default_dtype())" if "torch" in warm else
+             "__import__('keras').config.floatx()")
     first = run_in_sandbox("""
-import os, socket, subprocess, sys, torch, numpy
-torch.leftover = numpy.leftover = 'from the first submission'
-sys.modules['leftover_module'] = torch
+import os, socket, subprocess, sys, numpy
+import {framework} as framework
+{change}
+framework.leftover = numpy.leftover = 'from the first submission'
+sys.modules['leftover_module'] = framework
 os.environ['LEFTOVER'] = '1'
 for path in ('/tmp/leftover', os.path.expanduser('~/leftover'), '/dev/shm/leftover', '../../leftover'):
     try:
@@ -207,12 +220,14 @@ for name in sock:  # the zygote's socket file replaced by one of this kernel's (
     os.rename('../../' + name, '../../moved.sock')
     fake = socket.socket(socket.AF_UNIX); fake.bind('../../' + name); fake.listen(1)
 os.chmod('/tmp', 0); os.chmod('/dev/shm', 0); os.chmod('../..', 0)
-""", WARM)
+""".replace("{framework}", framework).replace("{change}", change), warm)
     assert "first" in first and "sockets 1" in first, first
     second = run_in_sandbox("""
-import os, sys, torch, numpy
-print('module-state', hasattr(torch, 'leftover'), hasattr(numpy, 'leftover'), 'leftover_module' in sys.modules,
+import os, sys, numpy
+import {framework} as framework
+print('module-state', hasattr(framework, 'leftover'), hasattr(numpy, 'leftover'), 'leftover_module' in sys.modules,
       'LEFTOVER' in os.environ)
+print('framework-state', {state})
 print('files', [p for p in ('/tmp/leftover', os.path.expanduser('~/leftover'), '/dev/shm/leftover', '../../leftover',
                             '/tmp/locked') if os.path.lexists(p)])
 mine = {os.getpid(), os.getppid(), 1}
@@ -224,15 +239,16 @@ try:
 except OSError:
     print('abstract gone')
 print('second', os.getpid(), 'tmp-writable', os.access('/tmp', os.W_OK))
-""", WARM)
+""".replace("{framework}", framework).replace("{state}", state), warm)
     assert "module-state False False False False" in second, second
+    assert "framework-state torch.float32" in second or "framework-state float32" in second, second
     assert "files []" in second, second
     assert "processes []" in second, f"a process of the first submission (or its queued request) survived: {second}"
     assert re.search(r"sysv [0-9]", first) and "sysv -1" in second, (first, second)
     assert "abstract gone" in second and "tmp-writable True" in second, second
     for out in (first, second):  # forked from a zygote (pid 2 of the sandbox); a cold kernel is pid 2 itself
         assert int(re.search(r"(?:first|second) (\d+)", out).group(1)) > 2, out
-    assert zygote.for_this_thread(WARM, thread_env(Limits())) is not None
+    assert zygote.for_this_thread(warm, thread_env(Limits())) is not None
 
 
 @pytest.mark.xdist_group("trust-sandbox")
