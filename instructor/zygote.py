@@ -234,8 +234,9 @@ def _from_outside(conn: socket.socket) -> bool:
     return pid == 0
 
 
-def serve(sock_path: str, modules: list[str]) -> None:
-    """The zygote's loop (inside bubblewrap's PID namespace only: it refuses to run anywhere else)."""
+def _prepare(modules: list[str]) -> None:
+    """Refuse to run outside bubblewrap's PID namespace, become not dumpable, import ``modules`` and the
+    kernel's code, and check that a child can get IPC and network namespaces of its own (else exit 2)."""
     import importlib
 
     with open("/proc/1/comm") as fh:
@@ -253,6 +254,49 @@ def serve(sock_path: str, modules: list[str]) -> None:
     if os.waitstatus_to_exitcode(os.waitpid(probe, 0)[1]) != 0:
         sys.stderr.write("zygote: no IPC/network namespace per kernel here; the grader uses cold kernels\n")
         sys.exit(2)
+
+
+def _request(server: socket.socket) -> tuple[socket.socket, dict]:
+    """The next request from the grader's ``attach`` (requests from inside the sandbox are dropped)."""
+    while True:
+        conn, _ = server.accept()
+        if not _from_outside(conn):  # a kernel of an earlier job that queued a request before it was killed
+            conn.close()
+            continue
+        try:
+            return conn, json.loads(_read_line(conn))
+        except ValueError:
+            conn.close()
+
+
+def _one_job(server: socket.socket, conn: socket.socket, request: dict, protocol) -> int:
+    """Fork the kernel for ``request`` and wait for it to end or for ``attach`` to go; gives its exit code
+    (-9: ``attach`` went first)."""
+    pid = os.fork()
+    if pid == 0:
+        server.close()
+        conn.close()
+        protocol.close()  # only the zygote reports sweeps
+        try:
+            _child(request)
+        finally:
+            os._exit(0)
+    pidfd = os.pidfd_open(pid)
+    conn.sendall(f"{pid}\n".encode())
+    poller = select.poll()  # poll, not select: no limit on descriptor numbers
+    poller.register(conn, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    readable = {fd for fd, _ in poller.poll()}
+    code = -9
+    if pidfd in readable:
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    os.close(pidfd)
+    return code
+
+
+def serve(sock_path: str, modules: list[str]) -> None:
+    """The zygote's loop (inside bubblewrap's PID namespace only: it refuses to run anywhere else)."""
+    _prepare(modules)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(sock_path)
     server.listen(1)
@@ -262,34 +306,8 @@ def serve(sock_path: str, modules: list[str]) -> None:
     _quiet_fds()
     jobs = os.path.dirname(sock_path)
     while True:
-        conn, _ = server.accept()
-        if not _from_outside(conn):  # a kernel of an earlier job that queued a request before it was killed
-            conn.close()
-            continue
-        try:
-            request = json.loads(_read_line(conn))
-        except ValueError:
-            conn.close()
-            continue
-        pid = os.fork()
-        if pid == 0:
-            server.close()
-            conn.close()
-            protocol.close()  # only the zygote reports sweeps
-            try:
-                _child(request)
-            finally:
-                os._exit(0)
-        pidfd = os.pidfd_open(pid)
-        conn.sendall(f"{pid}\n".encode())
-        poller = select.poll()  # poll, not select: no limit on descriptor numbers
-        poller.register(conn, select.POLLIN)
-        poller.register(pidfd, select.POLLIN)
-        readable = {fd for fd, _ in poller.poll()}
-        code = -9
-        if pidfd in readable:
-            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-        os.close(pidfd)
+        conn, request = _request(server)
+        code = _one_job(server, conn, request, protocol)
         _sweep(jobs, sock_path)  # the child, anything it started, and everything it left
         try:  # a kernel may have replaced the socket file: then this zygote can no longer be reached
             intact = os.stat(sock_path).st_ino == socket_inode

@@ -296,3 +296,14 @@ def test_every_lab_gets_a_zygote_of_its_own_framework_only(lab):
     assert warm_modules("import jax\nimport numpy as np") == ()  # a framework never measured: a cold kernel
     assert warm_modules("import torch\nfrom . import x\nimport os") == ("torch",)
     assert warm_modules("def broken(:") == ()
+
+
+def test_kernels_side_by_side_share_the_cores_within_the_graders_thread_cap():
+    """One kernel per core at most, and never more threads than the grader's OMP_NUM_THREADS allows."""
+    threads = dispatch.default_threads
+    assert threads(1, cores=16, environ={}) == 16 and threads(4, cores=16, environ={}) == 4
+    assert threads(32, cores=16, environ={}) == 1 and threads(0, cores=2, environ={}) == 2
+    assert threads(1, cores=16, environ={"OMP_NUM_THREADS": "3"}) == 3
+    assert threads(8, cores=16, environ={"OMP_NUM_THREADS": "3"}) == 2
+    for junk in ("", "0", "-1", "two", " "):
+        assert threads(1, cores=8, environ={"OMP_NUM_THREADS": junk}) == 8, junk

@@ -252,6 +252,29 @@ print('second', os.getpid(), 'tmp-writable', os.access('/tmp', os.W_OK))
 
 
 @pytest.mark.xdist_group("trust-sandbox")
+def test_a_zygote_that_stops_answering_gives_a_cold_kernel():
+    """A kernel that dies before it is ready (here: the zygote's socket replaced, so ``attach`` cannot reach
+    it) is the sandbox not starting, never an error out of the grader: the submission runs in a cold kernel."""
+    require_bwrap()
+    from instructor import zygote
+    from instructor.grading import run
+    from instructor.grading.types import Limits
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    with tempfile.TemporaryDirectory(prefix="trust-dead-start-") as work, pytest.raises(run.SandboxUnavailable):
+        run._execute(nb, Limits(cell_seconds=30, notebook_seconds=60), Path(work), str(Path(work) / "no-zygote.sock"))
+    broken = zygote.for_this_thread(WARM, run.thread_env(Limits()))
+    assert broken is not None
+    os.unlink(broken.sock)
+    Path(broken.sock).write_text("")  # the file is there, the zygote is alive, nothing answers on it
+    try:
+        out = run_in_sandbox("import os; print('kernel', os.getpid())", WARM)
+        assert int(re.search(r"kernel (\d+)", out).group(1)) == 2, f"not a cold kernel: {out}"
+    finally:
+        zygote.close_this_thread()
+
+
+@pytest.mark.xdist_group("trust-sandbox")
 def test_warm_kernels_work_in_a_grader_holding_many_descriptors():
     """A long-lived grader (a pytest run, a Dask worker) holds descriptors past select()'s FD_SETSIZE (1024):
     talking to the zygote must not depend on descriptor numbers."""

@@ -83,6 +83,14 @@ class GradingRun:
     task_seconds: dict = field(default_factory=dict)  # (lab, student) -> its run stage, wall seconds
 
 
+def default_threads(workers: int, cores: int | None = None, environ=os.environ) -> int:
+    """CPU threads per kernel when ``workers`` kernels run side by side on this machine: its share of the
+    cores, at most the grader's own ``OMP_NUM_THREADS`` (a batch scheduler's or a test runner's share)."""
+    share = max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+    cap = environ.get("OMP_NUM_THREADS", "").strip()
+    return min(share, int(cap)) if cap.isdigit() and int(cap) > 0 else share
+
+
 def check_sandbox(limits: Limits) -> None:
     """Stop before anything is touched when the sandbox the limits ask for cannot start here."""
     if limits.isolate:
@@ -252,7 +260,7 @@ def grade_class(root: Path, only: list[str] | None = None, progress=True, limits
     folder = CourseFolder(root)
     limits = limits or Limits()
     if limits.threads is None and not scheduler:  # kernels side by side share the cores
-        limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // max(1, workers)))
+        limits = dataclasses.replace(limits, threads=default_threads(workers))
     chosen = only or labs(root)
     check_sandbox(limits)
     the_plan = plan(folder, chosen, limits, resume, stages)

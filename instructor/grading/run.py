@@ -154,7 +154,12 @@ def _execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path,
             return await run_cells()
         finally:  # nbclient shuts down only kernels it created itself: this one is ours
             if km.has_kernel:
-                await km.shutdown_kernel(now=True)
+                try:
+                    await km.shutdown_kernel(now=True)
+                except Exception:  # it died at start and nbclient closed its channels: kill the process
+                    if km.has_kernel:
+                        await km.provisioner.kill()
+                        await km.provisioner.wait()
 
     async def run_cells() -> tuple[int | None, bool]:
         with (workdir / "kernel.log").open("wb") as log:

@@ -47,7 +47,7 @@ class Limits:
     memory_mb: int = Spec.memory_mb  # address space of the kernel (torch + TF need ~4 GB of it)
     file_mb: int = Spec.file_mb      # largest file the kernel may write
     isolate: bool = Spec.isolate     # run the kernel in the allow-list sandbox (bubblewrap)
-    threads: int | None = None      # CPU threads of one kernel (OMP/MKL/TF); None: cores / workers
+    threads: int | None = None      # CPU threads of one kernel (OMP/MKL/TF); None: cores / workers, at most OMP_NUM_THREADS
 
 
 @dataclass
