@@ -12,15 +12,23 @@ os.environ.setdefault("COURSE_RESULTS_DIR", tempfile.mkdtemp(prefix="course-resu
 # Kernels and nbgrader inherit the environment: keep TensorFlow's C++ info lines off the console
 # (every lab's setup cell sets the same default itself, so grading sees what it would anyway).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Tests run side by side (pytest-xdist): each gets its share of the cores, and so does every kernel it starts
-# (papermill's, the grader's: instructor.grading.dispatch.default_threads caps at OMP_NUM_THREADS). Without it
-# OpenMP's spinning threads oversubscribe the cores: pt04's full-path run took 139 s next to two busy
-# processes with torch's default threads, and 38 s with one (33 s alone).
-_share = str(max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
-for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
-    os.environ.setdefault(_name, _share)
 
 import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    """Tests run side by side (pytest-xdist): each gets its share of the cores, and so does every kernel it
+    starts (papermill's, the grader's: instructor.grading.dispatch.default_threads caps at OMP_NUM_THREADS).
+    Without it OpenMP's spinning threads oversubscribe the cores: pt04's full-path run took 139 s next to two
+    busy processes with torch's default threads, and 38 s with one (33 s alone). (Here, not at import: a
+    worker learns the worker count from ``config.workerinput``.)"""
+    worker = getattr(config, "workerinput", None)
+    if worker is None and getattr(config.option, "numprocesses", None):
+        return  # the xdist controller: its workers set their own share
+    workers = (worker or {}).get("workercount") or 1
+    share = str(max(1, (os.cpu_count() or 1) // max(1, int(workers))))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ.setdefault(name, share)
 
 
 @pytest.fixture(scope="session", autouse=True)
