@@ -6,7 +6,9 @@ Starting a sandbox kernel and importing the framework is most of what grading on
 
 * ``serve`` runs inside bubblewrap's allow-list sandbox (:mod:`instructor.sandbox_kernel`, the same binds,
   writable: only its own ``jobs`` folder), imports the modules the lab's setup cell imports from
-  :data:`WARM_ROOTS` — never student code, never the course's checkout — and waits on a Unix socket;
+  :data:`WARM_ROOTS` and then those of the same roots that the solution's reference run had loaded by its
+  end (:func:`ahead`: what a framework imports at first use) — never student code, never the course's
+  checkout — freezes them out of the garbage collector, and waits on a Unix socket;
 * per submission, the kernelspec starts ``attach`` (outside the sandbox, in the kernel's place): it asks
   the zygote for a kernel with this connection file, working folder and limits, and lives as long as it;
 * the zygote forks; the child sets the limits, the environment and the working folder, and becomes an
@@ -41,11 +43,32 @@ import time
 
 # Fork-safe before their first operation: importing them starts no thread that holds a lock (numpy's
 # OpenBLAS pool waits idle; TensorFlow creates its runtime and thread pools at the first op, in the child,
-# from the child's TF_NUM_*_THREADS). tests/test_trust.py forks kernels of both kinds.
-WARM_ROOTS = ("torch", "torchvision", "numpy", "tensorflow", "keras")
+# from the child's TF_NUM_*_THREADS; matplotlib reads its font files once, here, instead of into every
+# kernel's empty MPLCONFIGDIR: 0.6 s a submission). tests/test_trust.py forks kernels of both kinds.
+WARM_ROOTS = ("torch", "torchvision", "numpy", "tensorflow", "keras", "matplotlib")
 COLD_ROOTS = ("jax",)      # a lab that imports one of these gets no zygote (no lab does; never measured)
 READY = "zygote ready"
 SWEPT = "swept"
+
+
+LOADED_MIME = "application/vnd.course-loaded-modules+json"
+# the last cell of the solution's reference run (instructor.grading.run.reference): which modules of
+# WARM_ROOTS the graded part and the checks ended up loading, in the order they were loaded
+LOADED_REPORT = ("import sys as _course_sys\nfrom IPython.display import display as _course_display\n"
+                 f"_course_display({{{LOADED_MIME!r}: [m for m in list(_course_sys.modules) "
+                 f"if m.split('.')[0] in {WARM_ROOTS!r}]}}, raw=True)\n")
+
+
+def ahead(setup: tuple[str, ...], loaded) -> tuple[str, ...]:
+    """What a zygote imports for a lab: its setup cell's framework modules, then the framework modules
+    the solution's graded run loaded later (``loaded``, in load order: the first use of
+    ``torch.testing.assert_close`` imports ``torch.distributed.tensor`` and sympy, the first
+    ``__torch_function__`` ``torch._dynamo``: about 1.3 s per submission in a kernel of its own). None
+    for a lab whose setup cell gets no zygote."""
+    if not setup:
+        return ()
+    extra = [m for m in loaded or () if isinstance(m, str) and m.split(".")[0] in WARM_ROOTS and m not in setup]
+    return tuple(setup) + tuple(dict.fromkeys(extra))
 
 
 def warm_modules(setup_source: str) -> tuple[str, ...]:
@@ -244,9 +267,18 @@ def _prepare(modules: list[str]) -> None:
             sys.stderr.write("zygote: not inside the grading sandbox; refusing to start\n")
             sys.exit(2)
     _not_dumpable()
-    for name in modules:
-        importlib.import_module(name)
+    # matplotlib reads its backend at import: the one ipykernel gives a kernel whose environment names none
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    for name in modules:  # framework code only (WARM_ROOTS); one that does not import is the kernel's affair
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (an extension's submodule, a module gone in this version)
+            pass
     import ipykernel.kernelapp  # noqa: F401  (the kernel's own code, imported once)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what is imported stays out of the children's collections: no copy-on-write of all of it
 
     probe = os.fork()
     if probe == 0:

@@ -298,6 +298,21 @@ def test_every_lab_gets_a_zygote_of_its_own_framework_only(lab):
     assert warm_modules("def broken(:") == ()
 
 
+def test_a_zygote_also_imports_what_the_solutions_run_loaded_of_the_framework_in_load_order():
+    """instructor.zygote.ahead: the setup cell's modules first, then the framework modules the solution's
+    reference run had loaded (in that order, once each); nothing of other roots; no zygote stays none."""
+    from instructor.zygote import ahead
+
+    loaded = ["torch", "sys", "torch._dynamo", "sympy", "torch.distributed.tensor", "course_utils.plotting",
+              "torch._dynamo", 7, None, "numpy", "matplotlib.pyplot"]
+    assert ahead(("numpy", "torch"), loaded) == ("numpy", "torch", "torch._dynamo", "torch.distributed.tensor",
+                                                 "matplotlib.pyplot")
+    assert ahead(("numpy", "torch"), None) == ahead(("numpy", "torch"), []) == ("numpy", "torch")
+    assert ahead((), loaded) == ()  # a lab without a zygote (jax) gets none from its reference either
+    assert run.warm_for(("torch",), {"loaded": ["torch", "torch.fx"]}) == ("torch", "torch.fx")
+    assert run.warm_for(("torch",), {}) == ("torch",)  # a reference cached before the report existed
+
+
 def test_kernels_side_by_side_share_the_cores_within_the_graders_thread_cap():
     """One kernel per core at most, and never more threads than the grader's OMP_NUM_THREADS allows."""
     threads = dispatch.default_threads

@@ -4,6 +4,7 @@ These start Jupyter kernels; pytest-xdist spreads the labs over the CPU cores.
 """
 import filecmp
 import html
+import json
 import re
 import shutil
 
@@ -11,7 +12,7 @@ import nbformat
 import pytest
 
 from instructor import pipeline
-from instructor.grading import Status
+from instructor.grading import Status, run
 from instructor.notebooks import ROOT, labs
 
 LABS = labs()
@@ -129,6 +130,18 @@ def test_autograde_demo_class(lab, graded_class):
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"feedback of {student} shows hidden test code: {leaked[:3]}"
     check_diagnosis(root, lab, graded)
+    check_warm_modules(root, lab, source)
+
+
+def check_warm_modules(root, lab, source):
+    """The solution's reference run reported the framework modules it loaded (instructor.zygote.ahead): its
+    setup cell's among them, only modules of the zygote's roots."""
+    from instructor.zygote import WARM_ROOTS
+
+    [path] = root.glob(f".grading-cache/{lab}-*/reference-*.json")
+    loaded = json.loads(path.read_text())["loaded"]
+    assert set(run.warm_of(source)) <= set(loaded), f"{lab}: the reference run reported {loaded[:10]}..."
+    assert all(m.split(".")[0] in WARM_ROOTS for m in loaded) and len(loaded) == len(set(loaded))
 
 
 def check_diagnosis(root, lab, graded):

@@ -34,7 +34,7 @@ from ..notebooks import labs
 from . import diagnose, probes, record, report
 from .intake import intake, quarantine
 from .notes import note
-from .run import reference, run_task, warm_of
+from .run import reference, run_task, warm_for, warm_of
 from .scan import scan
 from .types import CourseError, Limits, Outcome, Status, Task, TaskResult
 
@@ -154,6 +154,7 @@ def prepare(folder: CourseFolder, the_plan: Plan, limits: Limits, diagnosis: boo
         prepared = dict(zip(needed, pool.map(one, needed)))
     for task in the_plan.tasks:
         task.reference, task.catalogue, _ = prepared[task.lab]
+        task.warm = warm_for(task.warm, task.reference)
     problems = [f"{lab}: {problem}" for lab, p in prepared.items() for problem in p[1].get("problems", [])]
     return sum(p[2] for p in prepared.values()), problems
 

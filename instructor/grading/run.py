@@ -52,6 +52,25 @@ def warm_of(source_nb: nbformat.NotebookNode) -> tuple[str, ...]:
     return warm_modules(setup)
 
 
+def loaded_modules(cell: nbformat.NotebookNode) -> list[str]:
+    """The framework modules a run had loaded, from its :data:`~instructor.zygote.LOADED_REPORT` cell
+    (the solution's own run: trusted); empty when the cell published none."""
+    from .. import zygote
+
+    for out in cell.get("outputs", []):
+        names = out.get("data", {}).get(zygote.LOADED_MIME)
+        if isinstance(names, list):
+            return [n for n in names if isinstance(n, str)]
+    return []
+
+
+def warm_for(task_warm: tuple[str, ...], ref: dict) -> tuple[str, ...]:
+    """A task's zygote modules: the setup cell's, then what the solution's reference run loaded."""
+    from .. import zygote
+
+    return zygote.ahead(task_warm, ref.get("loaded"))
+
+
 def thread_env(limits: Limits) -> dict:
     """The CPU-thread variables of a kernel: kernels graded side by side share the cores instead of
     oversubscribing them."""
@@ -365,6 +384,7 @@ def reference(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, limits: 
     Every offset's run must pass its own checks; one that does not is left out, and a lab where none
     does (or whose solution does not run) stops grading with a :class:`~instructor.grading.types.CourseError`.
     """
+    from .. import zygote
     from .record import cached_json, store_json
     from .types import CourseError
 
@@ -377,11 +397,12 @@ def reference(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, limits: 
     solution, _ = graded_part(source_nb)
     first_probe = len(solution.cells)
     solution.cells += [nbformat.v4.new_code_cell(text) for text in probe.cell_sources(offsets, nonce, reference=True)]
+    solution.cells.append(nbformat.v4.new_code_cell(zygote.LOADED_REPORT))
     with tempfile.TemporaryDirectory(prefix=f"course-reference-{lab}-") as tmp:
         died, out_of_time, _ = execute(solution, limits, Path(tmp), warm_of(source_nb))
     failure = (f"the kernel died in cell {_label(solution, died)}" if died is not None else
                "it ran past the time limit" if out_of_time else "")
-    doc, problems = checks.read_cells(solution.cells[first_probe:], nonce)
+    doc, problems = checks.read_cells(solution.cells[first_probe:-1], nonce)
     if problems:
         failure = failure or problems[0]
     if failure:
@@ -396,5 +417,6 @@ def reference(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, limits: 
         raise CourseError(f"{lab}: the solution fails its own checks at every seed offset: {problems[:2]}. "
                           "A test that holds only for the notebook's own seeds must be made seed-independent.")
     ref["problems"] = problems
+    ref["loaded"] = loaded_modules(solution.cells[-1])
     store_json(path, ref)
     return ref
