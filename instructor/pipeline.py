@@ -70,8 +70,9 @@ def release(root: Path = ROOT, only: list[str] | None = None) -> list[Path]:
 
 
 def autograde(lab: str, root: Path = ROOT) -> subprocess.CompletedProcess:
-    """Autograde every submission of ``lab``. nbgrader goes on past a failing student and exits 1."""
-    return nbgrader("autograde", lab, "--force", root=root, check=False)
+    """Autograde every submission of ``lab`` with plain nbgrader, the stock command in a process of its own
+    (the baseline of ``make bench-grading``). nbgrader goes on past a failing student and exits 1."""
+    return nbgrader("autograde", lab, "--force", root=root, check=False, fresh_process=True)
 
 
 def feedback(lab: str, root: Path = ROOT) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ framework, since they test the grading machinery rather than a lab's content.
 """
 import pytest
 
-from classroom import TAMPERING, UNREADABLE, Lab, build_class, dump, grade, report_line
+from classroom import RUNAWAY_LIMITS, TAMPERING, UNREADABLE, Lab, build_class, dump, grade, report_line
 from instructor.notebooks import labs
 from instructor.grading import Status
 
@@ -89,7 +89,7 @@ def test_runaway_code_is_stopped_and_the_rest_is_graded(lab_id, tmp_path):
                           Status.GRADED, earned_without_last, "memory-limit"),
     }
     root = build_class(tmp_path, lab_id, {s: (f"{lab_id}.ipynb", dump(nb)) for s, (nb, *_) in cases.items()})
-    scores, outcomes, report = grade(root, lab_id)
+    scores, outcomes, report = grade(root, lab_id, limits=RUNAWAY_LIMITS)
     for student, (_, status, score, code) in cases.items():
         assert outcomes[student].status is status, report
         assert scores[student] == score, report

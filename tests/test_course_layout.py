@@ -112,3 +112,18 @@ def test_nbgrader_config_loads():
     assert Limits().cell_seconds == config.Execute.timeout
     assert [p.__name__ for p in config.GenerateFeedback.preprocessors][-1] == "HideHiddenTests"
     assert "TrimOutputs" in [p.__name__ for p in config.Autograde.autograde_preprocessors]
+
+
+def test_nbgrader_forked_from_its_server_behaves_as_the_command(tmp_path):
+    """instructor.course.nbgrader runs nbgrader in a child of a server that imported it once: the same exit
+    code and output as ``python -m nbgrader`` started in the repository (its nbgrader_config.py loaded: the
+    course's root and options), and a failing command still stops with its log."""
+    from instructor import course
+
+    for args in (("--version",), ("generate_assignment", "no_such_lab"), ("db", "assignment", "list")):
+        forked, stock = (course.nbgrader(*args, root=tmp_path, check=False, fresh_process=fresh)
+                         for fresh in (False, True))
+        assert forked.returncode == stock.returncode and forked.stdout == stock.stdout, (args, forked, stock)
+        assert forked.stderr.splitlines()[-2:] == stock.stderr.splitlines()[-2:], (forked.stderr, stock.stderr)
+    with pytest.raises(RuntimeError, match="generate_assignment no_such_lab .* failed \\(exit 1\\)"):
+        course.nbgrader("generate_assignment", "no_such_lab", root=tmp_path)
