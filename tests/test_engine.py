@@ -5,6 +5,7 @@ the scan, the run stage's pure helpers, the sandbox command, the resume state, a
 What a submission does in a real sandbox kernel is tests/test_trust.py's and tests/test_adversarial.py's."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -322,3 +323,43 @@ def test_kernels_side_by_side_share_the_cores_within_the_graders_thread_cap():
     assert threads(8, cores=16, environ={"OMP_NUM_THREADS": "3"}) == 2
     for junk in ("", "0", "-1", "two", " "):
         assert threads(1, cores=8, environ={"OMP_NUM_THREADS": junk}) == 8, junk
+
+
+def test_prepare_runs_serially_in_the_graders_thread_and_closes_a_pool_threads_zygotes(small_class, source):
+    """Serial grading prepares in the grader's own thread, so the tasks fork from the zygote the catalogue
+    started (one zygote start per lab, not two); labs prepared side by side in pool threads close those
+    threads' zygotes (a thread's zygote would otherwise live on, idle, until the grader exits)."""
+    import threading
+
+    from instructor import zygote
+
+    seen, closed = [], []
+
+    class Held:  # stands for a zygote a pool thread started
+        def close(self):
+            closed.append(threading.get_ident())
+
+    def reference(lab, *args):
+        seen.append(("reference", threading.get_ident()))
+        zygote._local.__dict__.setdefault("zygotes", {})[(lab,)] = Held()
+        return {"runs": {"1": {}}}
+
+    def catalogue(lab, *args):
+        seen.append(("catalogue", threading.get_ident()))
+        return {}
+
+    def task_run(task):
+        seen.append(("run", threading.get_ident()))
+        return fake_run(task)
+
+    stages = Stages(run=task_run, reference=reference, catalogue=catalogue)
+    pipeline.grade_class(small_class, [LAB], progress=False, limits=Limits(isolate=False), stages=stages, resume=False)
+    assert {ident for _, ident in seen} == {threading.get_ident()} and closed == [], seen
+    zygote._local.__dict__.pop("zygotes", None)
+    plan_ = dispatch.plan(CourseFolder(small_class), [LAB], Limits(isolate=False), resume=False, stages=stages)
+    two = dataclasses.replace(plan_, labs={**plan_.labs, "other": plan_.labs[LAB]},
+                              tasks=plan_.tasks + [dataclasses.replace(plan_.tasks[0], lab="other")])
+    seen.clear()
+    dispatch.prepare(CourseFolder(small_class), two, Limits(isolate=False), True, workers=2, stages=stages)
+    pool_threads = {ident for kind, ident in seen if kind == "reference"}
+    assert threading.get_ident() not in pool_threads and set(closed) == pool_threads and len(closed) == 2  # one per lab

@@ -331,7 +331,7 @@ def catalogue(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, referenc
 
     from ..mutants import load_mutants
     from .record import cached_json, store_json
-    from .run import execute, graded_part, warm_of
+    from .run import execute, graded_part, warm_for, warm_of
 
     mistakes = load_mutants(lab) if mistakes is None else mistakes
     offsets = sorted(int(o) for o in reference["runs"])
@@ -346,8 +346,9 @@ def catalogue(lab: str, source_nb: nbformat.NotebookNode, probe: Probe, referenc
     run_nb = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
     budget = dataclasses.replace(limits, notebook_seconds=limits.notebook_seconds + 60 * len(usable))
     start = time.perf_counter()
+    warm = warm_for(warm_of(source_nb), reference)  # the submissions' zygote: one start per thread, not two
     with tempfile.TemporaryDirectory(prefix=f"course-catalogue-{lab}-") as tmp:
-        died, out_of_time, _ = execute(run_nb, budget, Path(tmp), warm_of(source_nb)) if cells else (None, False, [])
+        died, out_of_time, _ = execute(run_nb, budget, Path(tmp), warm) if cells else (None, False, [])
     entries = []
     for index, m in enumerate(usable):
         if index not in where:

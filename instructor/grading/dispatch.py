@@ -28,7 +28,7 @@ from typing import Callable
 
 import nbformat
 
-from .. import lms
+from .. import lms, zygote
 from ..course import CourseFolder
 from ..notebooks import labs
 from . import diagnose, probes, record, report
@@ -139,8 +139,9 @@ def plan(folder: CourseFolder, chosen: list[str], limits: Limits, resume: bool =
 def prepare(folder: CourseFolder, the_plan: Plan, limits: Limits, diagnosis: bool, workers: int,
             stages: Stages = Stages()) -> tuple[float, list[str]]:
     """Every task gets its lab's reference data (and catalogue, with ``diagnosis``), computed once per
-    lab in sandbox kernels, the labs side by side, and cached per source. Gives (catalogue seconds,
-    catalogue problems)."""
+    lab in sandbox kernels and cached per source: serially in this thread (whose zygote the serial tasks
+    then fork from), or with several workers the labs side by side. Gives (catalogue seconds, catalogue
+    problems)."""
     def one(lab: str) -> tuple[dict, dict, float]:
         it = the_plan.labs[lab]
         cache = folder.cache(lab, it.digest)
@@ -149,9 +150,18 @@ def prepare(folder: CourseFolder, the_plan: Plan, limits: Limits, diagnosis: boo
         catalogue = stages.catalogue(lab, it.source, it.probe, ref, limits, cache) if diagnosis else {}
         return ref, catalogue, time.perf_counter() - began
 
+    def one_apart(lab: str) -> tuple[dict, dict, float]:
+        try:
+            return one(lab)
+        finally:  # a pool thread's zygotes would outlive it (until the grader exits)
+            zygote.close_this_thread()
+
     needed = sorted({t.lab for t in the_plan.tasks})
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, 4))) as pool:
-        prepared = dict(zip(needed, pool.map(one, needed)))
+    if workers <= 1 or len(needed) <= 1:  # in this thread: serial tasks then fork from the catalogue's zygote
+        prepared = {lab: one(lab) for lab in needed}
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, 4))) as pool:
+            prepared = dict(zip(needed, pool.map(one_apart, needed)))
     for task in the_plan.tasks:
         task.reference, task.catalogue, _ = prepared[task.lab]
         task.warm = warm_for(task.warm, task.reference)
