@@ -18,9 +18,15 @@ def builtin_targets(ops):
     """(module, name) of every function named in `ops` in every loaded keras/tensorflow module: the front
     end (keras.ops, tf.nn), the backends and the generated raw ops, so that a call through any of them
     that looks its callee up by name is refused."""
-    return [(module, name) for module in list(sys.modules.values())
-            if str(getattr(module, "__name__", "")).startswith(("keras", "tensorflow", "tf_keras"))
-            for name in ops if callable(getattr(module, "__dict__", {}).get(name))]
+    wanted, targets = frozenset(ops), []
+    for module in list(sys.modules.values()):
+        if not str(getattr(module, "__name__", "")).startswith(("keras", "tensorflow", "tf_keras")):
+            continue
+        namespace = getattr(module, "__dict__", {})
+        if isinstance(namespace, dict) and namespace.keys().isdisjoint(wanted):
+            continue  # most modules define none of them (checked in C, over the shorter side)
+        targets += [(module, name) for name in ops if callable(namespace.get(name))]
+    return targets
 
 
 def builtins_blocked(ops=None, attributes=None):
