@@ -110,6 +110,19 @@ TAMPERING = {
     "always-equal": lambda lab: ("class Anything:\n    def __eq__(self, other):\n        return True\n"),
     "read-source": lambda lab: f"hidden = open('../../../source/{lab.id}/{lab.id}.ipynb').read()\n",
 }
+
+
+def tampering(lab: "Lab") -> tuple[str, dict]:
+    """Every kind of TAMPERING at once, as one prefix of a correct answer (one run instead of one each;
+    reading a grader file last: it fails in the sandbox), and {kind: (first, last) line of the prefix}."""
+    lines, where = [], {}
+    for name in sorted(TAMPERING, key=lambda n: n.startswith("read-")):
+        piece = TAMPERING[name](lab).splitlines()
+        where[name] = (len(lines) + 1, len(lines) + len(piece))
+        lines += piece
+    return "\n".join(lines) + "\n", where
+
+
 UNREADABLE = {"empty-file": "", "malformed-json": '{"cells": [{"cell_type": ',
               "not-a-notebook": "%PDF-1.4 binary junk \x00\x01"}
 
@@ -162,9 +175,9 @@ def keep_cache(root, lab):
     import tempfile
 
     shared, name = _prepared(lab)
-    made = root / ".grading-cache" / name
-    if shared is None or shared.exists() or not made.is_dir():
+    if shared is None or shared.exists() or not (root / ".grading-cache" / name).is_dir():
         return
+    made = root / ".grading-cache" / name
     staging = Path(tempfile.mkdtemp(dir=shared.parent, prefix=f".{name}-"))
     for path in made.glob("*.json"):  # reference-*.json, mistakes-*.json (not release.ipynb: per gradebook)
         shutil.copy2(path, staging / path.name)
@@ -211,8 +224,7 @@ class GradedClass:
 def hostile_submissions(lab: "Lab", course_root: Path) -> dict:
     """{student: (file name, text)} of every static and structural case (no runaway code)."""
     subs = {name: (f"{lab.id}.ipynb", text) for name, text in UNREADABLE.items()}
-    for name, make in TAMPERING.items():
-        subs[name] = (f"{lab.id}.ipynb", dump(lab.with_last_solution(prefix=make(lab))))
+    subs["tampering"] = (f"{lab.id}.ipynb", dump(lab.with_last_solution(prefix=tampering(lab)[0])))
     no_last = lab.solved()
     no_last.cells = [c for c in no_last.cells if c.metadata.get("nbgrader", {}).get("grade_id") != lab.solutions[-1]]
     subs["messy"] = messy_but_correct(lab, course_root)

@@ -8,9 +8,11 @@ with tricks. Static cases (unreadable files, tampering) and structural cases run
 sandbox's runtime limits (infinite loop, kernel death, segfault, memory) run against one lab per
 framework, since they test the grading machinery rather than a lab's content.
 """
+import re
+
 import pytest
 
-from classroom import RUNAWAY_LIMITS, TAMPERING, UNREADABLE, Lab, build_class, dump, grade, report_line
+from classroom import RUNAWAY_LIMITS, UNREADABLE, Lab, build_class, dump, grade, report_line, tampering
 from instructor.notebooks import labs
 from instructor.grading import Status
 
@@ -42,12 +44,15 @@ def test_unreadable_submissions_earn_zero_and_tampering_is_graded_and_reported(l
     for name in UNREADABLE:
         assert outcomes[name].status is Status.UNREADABLE and scores[name] == 0, report
         assert "UNREADABLE - unreadable" in report_line(report, lab_id, name)
-    for name in TAMPERING:
-        assert outcomes[name].status is Status.GRADED and scores[name] <= lab.full, report
-        assert scores[name] >= lab.full - lab.last_exercise_points, report  # the rest of the work still counts
+    it = outcomes["tampering"]  # every kind of TAMPERING in one answer (tests/test_trust.py: each on its own)
+    assert it.status is Status.GRADED and scores["tampering"] <= lab.full, report
+    assert scores["tampering"] >= lab.full - lab.last_exercise_points, report  # the rest of the work still counts
+    reviewed = {int(m[1]) for n in it.notes if n.code == "review"
+                for m in [re.search(rf"cell {re.escape(lab.solutions[-1])}, line (\d+):", n)] if m}
+    for name, (first, last) in tampering(lab)[1].items():
         if not name.startswith("read-"):  # reading grader files fails in the sandbox: nothing to review
-            assert noted(outcomes[name], "review", lab.solutions[-1]), outcomes[name]
-        in_report(outcomes[name], report)
+            assert reviewed & set(range(first, last + 1)), f"{name} (lines {first}-{last}) not reviewed: {it.notes}"
+    in_report(it, report)
     assert f"unreadable: {len(UNREADABLE)}" in report.splitlines()[0]
 
 
