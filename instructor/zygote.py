@@ -8,7 +8,10 @@ Starting a sandbox kernel and importing the framework is most of what grading on
   writable: only its own ``jobs`` folder), imports the modules the lab's setup cell imports from
   :data:`WARM_ROOTS` and then those of the same roots that the solution's reference run had loaded by its
   end (:func:`ahead`: what a framework imports at first use) — never student code, never the course's
-  checkout — freezes them out of the garbage collector, and waits on a Unix socket;
+  checkout — freezes them out of the garbage collector, and waits on a Unix socket; labs of one framework
+  share a thread's zygote: between jobs the grader has it import what the next lab's list adds
+  (:meth:`Zygote.extend`), so the reference run, the catalogue and the submissions of lab after lab
+  fork from one process;
 * per submission, the kernelspec starts ``attach`` (outside the sandbox, in the kernel's place): it asks
   the zygote for a kernel with this connection file, working folder and limits, and lives as long as it;
 * the zygote forks; the child sets the limits, the environment and the working folder, and becomes an
@@ -49,6 +52,7 @@ WARM_ROOTS = ("torch", "torchvision", "numpy", "tensorflow", "keras", "matplotli
 COLD_ROOTS = ("jax",)      # a lab that imports one of these gets no zygote (no lab does; never measured)
 READY = "zygote ready"
 SWEPT = "swept"
+IMPORTED = "imported"
 
 
 LOADED_MIME = "application/vnd.course-loaded-modules+json"
@@ -260,7 +264,7 @@ def _from_outside(conn: socket.socket) -> bool:
 def _prepare(modules: list[str]) -> None:
     """Refuse to run outside bubblewrap's PID namespace, become not dumpable, import ``modules`` and the
     kernel's code, and check that a child can get IPC and network namespaces of its own (else exit 2)."""
-    import importlib
+    import gc
 
     with open("/proc/1/comm") as fh:
         if fh.read().strip() != "bwrap":
@@ -269,16 +273,11 @@ def _prepare(modules: list[str]) -> None:
     _not_dumpable()
     # matplotlib reads its backend at import: the one ipykernel gives a kernel whose environment names none
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    for name in modules:  # framework code only (WARM_ROOTS); one that does not import is the kernel's affair
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 (an extension's submodule, a module gone in this version)
-            pass
+    _import(modules)
     import ipykernel.kernelapp  # noqa: F401  (the kernel's own code, imported once)
-    import gc
 
     gc.collect()
-    gc.freeze()  # what is imported stays out of the children's collections: no copy-on-write of all of it
+    gc.freeze()
 
     probe = os.fork()
     if probe == 0:
@@ -286,6 +285,23 @@ def _prepare(modules: list[str]) -> None:
     if os.waitstatus_to_exitcode(os.waitpid(probe, 0)[1]) != 0:
         sys.stderr.write("zygote: no IPC/network namespace per kernel here; the grader uses cold kernels\n")
         sys.exit(2)
+
+
+def _import(modules) -> None:
+    """Import ``modules`` of :data:`WARM_ROOTS` (framework code only; one that does not import is the
+    kernel's affair), then freeze everything out of the garbage collector: no copy-on-write of it all."""
+    import gc
+    import importlib
+
+    for name in modules:
+        if not isinstance(name, str) or name.split(".")[0] not in WARM_ROOTS:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (an extension's submodule, a module gone in this version)
+            pass
+    gc.collect()
+    gc.freeze()
 
 
 def _request(server: socket.socket) -> tuple[socket.socket, dict]:
@@ -339,6 +355,11 @@ def serve(sock_path: str, modules: list[str]) -> None:
     jobs = os.path.dirname(sock_path)
     while True:
         conn, request = _request(server)
+        if "import" in request:  # the grader's, between jobs: more framework modules, before the next fork
+            _import(request["import"] if isinstance(request["import"], list) else [])
+            conn.sendall(f"{IMPORTED}\n".encode())
+            conn.close()
+            continue
         code = _one_job(server, conn, request, protocol)
         _sweep(jobs, sock_path)  # the child, anything it started, and everything it left
         try:  # a kernel may have replaced the socket file: then this zygote can no longer be reached
@@ -430,6 +451,24 @@ class Zygote:
             self.unswept -= sum(line.strip() == SWEPT for line in lines)
         return self.unswept <= 0 and self.alive()
 
+    def extend(self, modules: tuple[str, ...], seconds: float = 120) -> bool:
+        """Have the zygote (idle, between jobs) import what of ``modules`` it has not; False: it did not
+        answer (it is broken)."""
+        missing = [m for m in modules if m not in self.modules]
+        if not missing:
+            return True
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(seconds)
+                conn.connect(self.sock)
+                conn.sendall(json.dumps({"import": missing}).encode() + b"\n")
+                answered = _read_line(conn).strip() == IMPORTED.encode()
+        except OSError:
+            return False
+        if answered:
+            self.modules += tuple(missing)
+        return answered
+
     def job_folder(self) -> tempfile.TemporaryDirectory:
         """The next job's folder (the zygote empties the jobs folder after each job)."""
         self.unswept += 1
@@ -446,15 +485,24 @@ _local = threading.local()
 _all: list[Zygote] = []
 
 
+def framework(modules: tuple[str, ...]) -> str:
+    """Which framework's zygote serves ``modules``: labs of one framework share it (the reference run's
+    setup modules and the tasks' longer list, lab after lab, each extending it)."""
+    roots = {m.split(".")[0] for m in modules}
+    return "tensorflow" if roots & {"tensorflow", "keras"} else "torch" if roots & {"torch", "torchvision"} else \
+        "+".join(sorted(roots))
+
+
 def for_this_thread(modules: tuple[str, ...], env: dict) -> Zygote | None:
-    """This thread's zygote for ``modules`` and ``env`` (the thread limits), started when needed; None
-    when none can start here (the kernel then starts cold, as without a zygote)."""
+    """This thread's zygote for ``modules``' framework and ``env`` (the thread limits), started when needed
+    and extended with what of ``modules`` it has not imported yet; None when none can start here (the
+    kernel then starts cold, as without a zygote)."""
     if not modules:
         return None
-    key = (modules, tuple(sorted(env.items())))
+    key = (framework(modules), tuple(sorted(env.items())))
     pool = _local.__dict__.setdefault("zygotes", {})
     zygote = pool.get(key)
-    if zygote is not None and zygote.ready_for_a_job():
+    if zygote is not None and zygote.ready_for_a_job() and zygote.extend(modules):
         return zygote
     if zygote is not None:
         zygote.close()

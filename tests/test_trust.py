@@ -278,6 +278,31 @@ def test_a_zygote_that_stops_answering_gives_a_cold_kernel():
 
 
 @pytest.mark.xdist_group("trust-sandbox")
+def test_a_zygote_extended_between_jobs_serves_the_next_lab_of_its_framework():
+    """Labs of one framework share a thread's zygote: between jobs it imports what the next list adds (the
+    next kernel has it loaded, from the same zygote process); a module outside the framework roots in the
+    list is not imported; a TensorFlow list gets a zygote of its own."""
+    require_bwrap()
+    from instructor import zygote
+    from instructor.grading.run import thread_env
+    from instructor.grading.types import Limits
+
+    probe = "import os, sys; print('kernel', os.getpid(), 'torch.utils.benchmark' in sys.modules, 'wave' in sys.modules)"
+    zygote.close_this_thread()
+    try:
+        first = run_in_sandbox(probe, WARM)
+        started = zygote.for_this_thread(WARM, thread_env(Limits()))
+        more = WARM + ("torch.utils.benchmark", "wave")
+        second = run_in_sandbox(probe, more)
+        assert zygote.for_this_thread(more, thread_env(Limits())) is started  # one process, extended
+        assert re.search(r"kernel (\d+) False False", first) and re.search(r"kernel (\d+) True False", second), (first, second)
+        assert int(re.search(r"kernel (\d+)", second).group(1)) > 2, f"not a forked kernel: {second}"
+        assert zygote.framework(WARM_TF) == "tensorflow" != zygote.framework(more) == "torch"
+    finally:
+        zygote.close_this_thread()
+
+
+@pytest.mark.xdist_group("trust-sandbox")
 def test_warm_kernels_work_in_a_grader_holding_many_descriptors():
     """A long-lived grader (a pytest run, a Dask worker) holds descriptors past select()'s FD_SETSIZE (1024):
     talking to the zygote must not depend on descriptor numbers."""
