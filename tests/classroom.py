@@ -187,12 +187,19 @@ def keep_cache(root, lab):
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def grade_sharing(root, lab, **options):
+    """``pipeline.grade_class(root, [lab], progress=False, **options)``, reusing the session's reference
+    and catalogue of ``lab`` (or sharing what this run computes, when it is the first)."""
+    seed_cache(root, lab)
+    run = pipeline.grade_class(root, [lab], progress=False, **options)
+    keep_cache(root, lab)
+    return run
+
+
 def grade(root, lab, limits=LIMITS, **options):
     """Grade ``root``'s class of ``lab`` with the test limits (reusing the session's prepared data), and
     check that nothing is lost; gives (scores, outcomes by student, summary)."""
-    seed_cache(root, lab)
-    run = pipeline.grade_class(root, [lab], progress=False, limits=limits, **options)
-    keep_cache(root, lab)
+    run = grade_sharing(root, lab, limits=limits, **options)
     rows, outcomes = run.grades, run.outcomes
     scores = {g.student: g.score for g in rows}
     by_student = {o.student: o for o in outcomes}

@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from classroom import grade_sharing
 from instructor import pipeline
 from instructor.grading import Status
 from instructor.notebooks import ROOT
@@ -314,7 +315,7 @@ def test_student_fills_runs_and_saves_in_jupyterlab_and_gets_graded(lab_server, 
         target.parent.mkdir(parents=True)
         shutil.copy(home / student / f"{LAB}.ipynb", target)
     start = time.perf_counter()
-    run = pipeline.grade_class(course, [LAB], progress=False, workers=1)
+    run = grade_sharing(course, LAB, workers=1)
     rows, outcomes = run.grades, run.outcomes
     record_property("screenshot", f"{SCREENSHOT} (filled {LAB} in JupyterLab; two students in the browser "
                                   f"{in_browser:.0f} s, of which Run All {seconds:.0f} s; graded in "

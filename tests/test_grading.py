@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from classroom import grade_sharing, seed_cache
 from instructor import pipeline
 from instructor.grading import CourseError, Status
 from instructor.notebooks import ROOT, labs
@@ -41,7 +42,7 @@ def fresh_class(path):
 @pytest.fixture(scope="module")
 def parallel(tmp_path_factory):
     root = fresh_class(tmp_path_factory.mktemp("parallel") / "class")
-    run = pipeline.grade_class(root, [LAB], progress=False, workers=2)
+    run = grade_sharing(root, LAB, workers=2)
     return root, run.grades, run.outcomes, run
 
 
@@ -59,6 +60,7 @@ def test_fresh_course_folder_grades_in_parallel(parallel):
 
 def test_killed_serial_run_resumes_and_equals_the_parallel_grades(parallel, tmp_path):
     root = fresh_class(tmp_path / "class")
+    seed_cache(root, LAB)  # the session's reference and catalogue: the child goes straight to the submissions
     script = ("import sys; from pathlib import Path; from instructor import pipeline; "
               f"pipeline.grade_class(Path({str(root)!r}), [{LAB!r}], progress=False, workers=1)")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, start_new_session=True,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from classroom import grade_sharing
 from instructor import lms, pipeline
 from instructor.grading.report import Grade
 
@@ -229,7 +230,7 @@ def test_class_from_lms_download(tmp_path):
                                                    f"doejane_LATE_1002_2_Copy of {LAB}.ipynb": untouched})
     result = pipeline.collect(canvas, LAB, root)
     assert sorted(result.students) == ["doejane-1001", "doejane-1002"]
-    run = pipeline.grade_class(root, [LAB], progress=False, workers=2)
+    run = grade_sharing(root, LAB, workers=2)
     grades = run.grades
     score = {g.student: g.score for g in grades}
     full = max(g.max_score for g in grades)
@@ -246,7 +247,7 @@ def test_class_from_lms_download(tmp_path):
     moodle = zip_of(tmp_path / "moodle.zip", {f"Jane Doe_2001_assignsubmission_file_/{LAB}.ipynb": untouched,
                                               f"Jane Doe_2002_assignsubmission_file_/{LAB} (1).ipynb": solution})
     pipeline.collect(moodle, LAB, moodle_root)
-    grades = pipeline.grade_class(moodle_root, [LAB], progress=False, workers=2).grades
+    grades = grade_sharing(moodle_root, LAB, workers=2).grades
     assert {g.student: g.score for g in grades} == {"jane-doe-2001": 0, "jane-doe-2002": full}
     sheet = {r["Identifier"]: float(r["Grade"]) for r in csv.DictReader((moodle_root / "lms" / f"moodle-{LAB}-grades.csv").open())}
     assert sheet == {"Participant 2001": 0.0, "Participant 2002": full}
