@@ -12,20 +12,21 @@ diagnosis and are never part of the catalogue: ``UNCATALOGUED``, wrong answers t
 must not be named as a catalogued mistake, and ``CORRECT``, alternative right answers that must keep
 full marks and get no diagnosis.
 
-How a lab is run (one kernel per lab, so a lab with many mutants costs one import of its framework):
+How a lab is run: as one notebook, in one grading-sandbox kernel forked from the lab's zygote (as a
+submission's kernel is: ``NBGRADER_EXECUTION`` set, quick mode, an empty working folder), so a lab with
+many mutants costs one start and no framework import (:func:`run_lab`):
 
-1. the kernel starts in the lab's source folder with ``NBGRADER_EXECUTION`` set, exactly as under
-   ``nbgrader autograde`` (quick mode), and runs the cells before the first exercise;
+1. the cells before the first exercise;
 2. for exercise *k* (solution cell *k* up to its last grade cell), every mutant of *k* in turn: the
-   mutated solution cell, then the exercise's helper and grade cells (hidden tests included); each
-   grade cell is scored by nbgrader's own ``determine_grade`` after the course's ``IgnorePattern``;
-3. the real solution of *k* and everything up to the next exercise run (experiments included) before
-   the mutants of *k + 1* (the experiments after the last exercise are never run), so each mutant sees a correct notebook around it. The real solution's
-   grade cells must score full marks there: that is the baseline a mutant is compared with.
-
-4. after the notebook's own grade cells, the grader's probe for the exercise runs in the same kernel
-   (:mod:`instructor.grading.probes`) and its data is judged against the solution's reference, as for
-   a real submission (:mod:`instructor.grading.checks`): ``probe_score``.
+   mutated solution cell, then the exercise's helper and grade cells (hidden tests included), then the
+   grader's probe for the exercise (:mod:`instructor.grading.probes`); each grade cell is scored by
+   nbgrader's own ``determine_grade`` after the course's ``IgnorePattern``, and the probe's data is judged
+   against the solution's reference, as for a real submission (:mod:`instructor.grading.checks`):
+   ``probe_score``;
+3. the real solution of *k*, its grade cells, its probe and everything up to the next exercise
+   (experiments included; the experiments after the last exercise are never run), so each mutant sees a
+   correct notebook around it. The real solution must score full marks there, in its grade cells and in
+   the probe: that is the baseline a mutant is compared with.
 
 A mutant is *caught* when the grader's verdict (the probe's score) for its exercise is below full
 marks; the notebook's own tests (what a student sees in Colab) must agree on the real solution.
@@ -163,40 +164,9 @@ def score(cell, pattern: str) -> tuple[float, float]:
     return float(got or 0.0), float(top)
 
 
-class LabKernel:
-    """One kernel running a lab's cells as the autograder would (quick mode, lab folder as cwd)."""
-
-    def __init__(self, lab: str, timeout: int = 300):
-        from nbclient import NotebookClient
-
-        self.lab = lab
-        self.nb = nbformat.read(source_notebook(lab), as_version=4)
-        self.sources = [c.source for c in self.nb.cells]  # nbclient writes executed cells back into nb
-        self.client = NotebookClient(self.nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                     resources={"metadata": {"path": str(source_notebook(lab).parent)}})
-        self.env = {**os.environ, "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg"}
-
-    def __enter__(self):
-        self._context = self.client.setup_kernel(env=self.env)
-        self._context.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._context.__exit__(*exc)
-
-    def run(self, index: int, source: str | None = None):
-        """Execute cell ``index`` (with ``source`` instead of its own, if given); returns the executed cell."""
-        cell = nbformat.from_dict(self.nb.cells[index])
-        cell.source = self.sources[index] if source is None else source
-        if cell.cell_type != "code":
-            return cell
-        cell.outputs = []
-        self.client.execute_cell(cell, index)
-        return cell
-
-
 class Checks:
-    """The grader's probe of a lab, run in a :class:`LabKernel` and judged against the solution's data."""
+    """The grader's probe of a lab, judged against the solution's data (computed in the grading sandbox,
+    as for a class, or found in ``cache``)."""
 
     def __init__(self, lab: str, nb, cache=None):
         """``cache``: the folder of the lab's reference (and catalogue) data; by default one in the
@@ -211,73 +181,108 @@ class Checks:
 
         self.probe = probes.build(lab, nb)
         self.cache = cache = Path(cache or Path(tempfile.gettempdir()) / "course-mutant-references")
-        self.reference = run.reference(lab, nb, self.probe, Limits(isolate=bwrap_works() is not None), cache)
+        self.limits = Limits(isolate=bwrap_works() is not None)
+        self.reference = run.reference(lab, nb, self.probe, self.limits, cache)
+        self.warm = run.warm_for(run.warm_of(nb), self.reference)
         self.offset = int(sorted(self.reference["runs"])[0])
         self.nonce = secrets.token_hex(8)
         self.cells = self.probe.cell_sources([self.offset], self.nonce)
 
-    def score(self, kernel: "LabKernel", phase: int) -> float:
+    def judge(self, cell, phase: int) -> tuple[float, dict]:
+        """(points of exercise ``phase`` the grader gives, the probe's data) from an executed probe cell."""
         from .grading import checks
 
-        cell = nbformat.v4.new_code_cell(self.cells[phase])
-        kernel.client.execute_cell(cell, len(kernel.nb.cells) - 1)
         doc, _ = checks.read_cells([cell], self.nonce)
-        self.last_doc = doc
         grade_ids = set(self.probe.phase_grades(phase))
         verdicts = checks.judge(self.probe, doc, self.reference, self.offset)
-        return sum(v.points for v in verdicts if v.grade_id in grade_ids)
+        return sum(v.points for v in verdicts if v.grade_id in grade_ids), doc
+
+
+def _plan_lab(nb, mutants: list[Mutant], checks: Checks) -> tuple[list, list]:
+    """The one notebook a lab's library runs as, and what each of its cells is: (cells, [(who, kind, i)]),
+    ``who`` a mutant's index or None (the solution), ``kind`` "grade" (cell i of the source), "probe" (of
+    exercise i) or "" (anything else)."""
+    blocks = exercises(nb)
+    cells, roles, position = [], [], 0
+
+    def add(cell, who=None, kind="", i=0, source=None):
+        if cell.cell_type == "code":
+            cells.append(nbformat.v4.new_code_cell(cell.source if source is None else source,
+                                                   metadata=dict(cell.metadata)))
+            roles.append((who, kind, i))
+
+    for n, (exercise, (start, last_grade, end)) in enumerate(blocks.items()):
+        if n == len(blocks) - 1:
+            end = last_grade + 1  # after the last exercise come only experiments: nothing a mutant needs
+        for i in range(position, start):
+            add(nb.cells[i])
+        probe = nbformat.v4.new_code_cell(checks.cells[n])
+        for who, mutant in enumerate(mutants):
+            if mutant.cell != exercise:
+                continue
+            add(nb.cells[start], who, source=mutant.apply(nb.cells[start].source))
+            for i in range(start + 1, last_grade + 1):
+                add(nb.cells[i], who, "grade" if meta(nb.cells[i]).get("grade") else "", i)
+            add(probe, who, "probe", n)
+        # the real solution, its tests (the baseline), its probe, and what follows up to the next exercise
+        for i in range(start, end):
+            add(nb.cells[i], None, "grade" if meta(nb.cells[i]).get("grade") and i <= last_grade else "", i)
+        add(probe, None, "probe", n)
+        position = end
+    return cells, roles
 
 
 def run_lab(lab: str, mutants: list[Mutant] | None = None, checks: Checks | None = None) -> list[Result]:
-    """Grade every mutant of ``lab`` through its grade cells and through the grader's probe; raises if
-    the real solution loses points in either."""
+    """Grade every mutant of ``lab`` through its grade cells and through the grader's probe, all in one
+    notebook run in the grading sandbox (a kernel forked from the lab's zygote, as a submission's is);
+    raises if the real solution loses points in either."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from .grading.run import execute
+
     mutants = load_mutants(lab) if mutants is None else mutants
-    pattern = ignore_pattern()
-    checks = checks or Checks(lab, nbformat.read(source_notebook(lab), as_version=4))
-    with LabKernel(lab) as kernel:
-        nb = kernel.nb
-        blocks = exercises(nb)
-        unknown = {m.cell for m in mutants} - set(blocks)
-        if unknown:
-            raise ValueError(f"{lab}: mutants name cells that are not solution cells: {sorted(unknown)}")
-        results = []
-        position = 0
-        for n, (exercise, (start, last_grade, end)) in enumerate(blocks.items()):
-            if n == len(blocks) - 1:
-                end = last_grade + 1  # after the last exercise come only experiments: nothing a mutant needs
-            for i in range(position, start):
-                kernel.run(i)
-            for mutant in (m for m in mutants if m.cell == exercise):
-                mutated = mutant.apply(kernel.sources[start])
-                kernel.run(start, mutated)
-                got = top = 0.0
-                failing = []
-                for i in range(start + 1, last_grade + 1):
-                    cell = kernel.run(i)
-                    if meta(cell).get("grade"):
-                        s, t = score(cell, pattern)
-                        got, top = got + s, top + t
-                        if s < t:
-                            failing.append(meta(cell)["grade_id"])
-                results.append(Result(mutant, exercise, got, top, failing, checks.score(kernel, n), checks.last_doc))
-            # the real solution, its tests (the baseline) and what follows up to the next exercise
-            kernel.run(start)
-            for i in range(start + 1, end):
-                cell = kernel.run(i)
-                if meta(cell).get("grade"):
-                    s, t = score(cell, pattern)
-                    if s < t:
-                        errors = [o.get("evalue", o.get("text", "")) for o in cell.outputs
-                                  if o.output_type in ("error", "stream")]
-                        raise AssertionError(f"{lab}: the solution loses points in {meta(cell)['grade_id']}: {errors}")
-            full = sum(float(meta(nb.cells[i]).get("points") or 0) for i in range(start + 1, last_grade + 1)
-                       if meta(nb.cells[i]).get("grade"))
-            graded = checks.score(kernel, n)
-            if graded != full:
-                raise AssertionError(f"{lab}: the grader's checks give the solution of {exercise} {graded:g}/{full:g} "
-                                     "where the notebook's tests give full marks")
-            position = end
-    return results
+    nb = nbformat.read(source_notebook(lab), as_version=4)
+    checks = checks or Checks(lab, nb)
+    blocks = exercises(nb)
+    unknown = {m.cell for m in mutants} - set(blocks)
+    if unknown:
+        raise ValueError(f"{lab}: mutants name cells that are not solution cells: {sorted(unknown)}")
+    cells, roles = _plan_lab(nb, mutants, checks)
+    run_nb = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+    limits = dataclasses.replace(checks.limits, notebook_seconds=checks.limits.notebook_seconds + 60 * len(mutants))
+    with tempfile.TemporaryDirectory(prefix=f"course-mutants-{lab}-") as tmp:
+        died, out_of_time, _ = execute(run_nb, limits, Path(tmp), checks.warm)
+    if died is not None or out_of_time:
+        raise AssertionError(f"{lab}: the mutants' run stopped at cell {died} (time limit: {out_of_time})")
+    pattern, names = ignore_pattern(), list(blocks)
+    tally: dict = {}  # who -> [got, top, failing, probe score, doc]
+    for cell, (who, kind, i) in zip(run_nb.cells, roles):
+        mine = tally.setdefault(who, [0.0, 0.0, [], None, None])
+        if kind == "grade":
+            got, top = score(cell, pattern)
+            mine[0], mine[1] = mine[0] + got, mine[1] + top
+            if got < top:
+                mine[2].append(meta(cell)["grade_id"])
+                if who is None:
+                    errors = [o.get("evalue", o.get("text", "")) for o in cell.outputs
+                              if o.output_type in ("error", "stream")]
+                    raise AssertionError(f"{lab}: the solution loses points in {meta(cell)['grade_id']}: {errors}")
+        elif kind == "probe":
+            graded, doc = checks.judge(cell, i)
+            if who is None:
+                start, last_grade, _ = blocks[names[i]]
+                full = sum(float(meta(nb.cells[j]).get("points") or 0) for j in range(start + 1, last_grade + 1)
+                           if meta(nb.cells[j]).get("grade"))
+                if graded != full:
+                    raise AssertionError(f"{lab}: the grader's checks give the solution of {names[i]} {graded:g}/"
+                                         f"{full:g} where the notebook's tests give full marks")
+            else:
+                mine[3], mine[4] = graded, doc
+    order = {name: n for n, name in enumerate(names)}  # exercise by exercise, as the library lists them
+    return sorted((Result(m, m.cell, *tally[who]) for who, m in enumerate(mutants) if who in tally),
+                  key=lambda r: order[r.exercise])
 
 
 @dataclass
