@@ -149,6 +149,18 @@ def execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path,
     return _execute(nb, limits, workdir, None)
 
 
+async def _shut_down(km) -> None:
+    """nbclient shuts down only kernels it created itself: this one is ours. A kernel that died at start
+    (nbclient closed its channels) is killed."""
+    if km.has_kernel:
+        try:
+            await km.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001
+            if km.has_kernel:
+                await km.provisioner.kill()
+                await km.provisioner.wait()
+
+
 def _execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path,
              attach_to: str | None) -> tuple[int | None, bool, list[int]]:
     from jupyter_client.kernelspec import KernelSpecManager
@@ -171,14 +183,8 @@ def _execute(nb: nbformat.NotebookNode, limits: Limits, workdir: Path,
     async def cells() -> tuple[int | None, bool]:
         try:
             return await run_cells()
-        finally:  # nbclient shuts down only kernels it created itself: this one is ours
-            if km.has_kernel:
-                try:
-                    await km.shutdown_kernel(now=True)
-                except Exception:  # it died at start and nbclient closed its channels: kill the process
-                    if km.has_kernel:
-                        await km.provisioner.kill()
-                        await km.provisioner.wait()
+        finally:
+            await _shut_down(km)
 
     async def run_cells() -> tuple[int | None, bool]:
         with (workdir / "kernel.log").open("wb") as log:
