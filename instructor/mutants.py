@@ -176,12 +176,14 @@ class Checks:
         from pathlib import Path
 
         from .grading import probes, run
+        from .grading.dispatch import default_threads
         from .grading.types import Limits
         from .sandbox_kernel import bwrap_works
 
         self.probe = probes.build(lab, nb)
         self.cache = cache = Path(cache or Path(tempfile.gettempdir()) / "course-mutant-references")
-        self.limits = Limits(isolate=bwrap_works() is not None)
+        # a serial grader's limits: its kernels, and so its zygote (one per framework and thread), are shared
+        self.limits = Limits(isolate=bwrap_works() is not None, threads=default_threads(1))
         self.reference = run.reference(lab, nb, self.probe, self.limits, cache)
         self.warm = run.warm_for(run.warm_of(nb), self.reference)
         self.offset = int(sorted(self.reference["runs"])[0])
